@@ -1,0 +1,82 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { PolicyValidationError } from '@edge451/policy';
+import type { Logger } from 'pino';
+import { type AdminDeps, adminRoutes } from './admin-routes.js';
+import { AdminHttpError, type AdminRequest, type AdminResponse, json } from './admin-reply.js';
+import { type AdminToken, createTokenCheck } from './auth.js';
+
+const maxBodyBytes = 16 * 1024 * 1024;
+
+/**
+ * The admin listener: `/healthz`, `/readyz`, `/metrics` open; everything else needs a named bearer token.
+ * Every failure is an answer (400/401/404/405/413/500 with a JSON body), never a crash.
+ */
+export function createAdminServer(deps: AdminDeps, tokens: readonly AdminToken[], logger: Logger): Server {
+  const tokenName = createTokenCheck(tokens);
+  return createServer((req, res) => {
+    handle(req, deps, tokenName)
+      .then((response) => send(res, response))
+      .catch((error: unknown) => send(res, errorResponse(error, logger)));
+  });
+}
+
+async function handle(
+  req: IncomingMessage,
+  deps: AdminDeps,
+  tokenName: (authorization: string | undefined) => string | undefined,
+): Promise<AdminResponse> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const matching = adminRoutes.filter((route) => route.pattern.test(url.pathname));
+  if (matching.length === 0) throw new AdminHttpError(404, 'no such admin endpoint');
+  const route = matching.find((candidate) => candidate.method === req.method);
+  if (route === undefined) {
+    throw new AdminHttpError(405, `expected ${matching.map((candidate) => candidate.method).join(' or ')}`);
+  }
+  const actor = route.open ? 'anonymous' : tokenName(req.headers.authorization);
+  if (actor === undefined) throw new AdminHttpError(401, 'expected Authorization: Bearer <admin token>');
+  const params = decodeParams(route.pattern.exec(url.pathname)?.slice(1) ?? []);
+  const body = await readJsonBody(req);
+  return route.handle({ method: req.method ?? 'GET', query: url.searchParams, body, actor }, params, deps);
+}
+
+function decodeParams(raw: string[]): string[] {
+  try {
+    return raw.map((value) => decodeURIComponent(value));
+  } catch {
+    throw new AdminHttpError(400, 'malformed percent-encoding in the path');
+  }
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBodyBytes) throw new AdminHttpError(413, `expected a body of at most ${maxBodyBytes} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new AdminHttpError(400, `expected a JSON body: ${(error as Error).message}`);
+  }
+}
+
+function errorResponse(error: unknown, logger: Logger): AdminResponse {
+  if (error instanceof AdminHttpError) return json(error.status, { error: error.message, details: error.details });
+  if (error instanceof PolicyValidationError) {
+    return json(400, { error: 'policy change refused; the previous policy stays in force', issues: error.issues });
+  }
+  logger.error({ err: error }, 'admin request failed');
+  return json(500, { error: 'internal error' });
+}
+
+function send(res: ServerResponse, response: AdminResponse): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(response.status, { ...response.headers, 'cache-control': 'no-store' });
+  res.end(response.body);
+}

@@ -1,0 +1,29 @@
+import { compilePolicy, loadPolicyFiles } from '@edge451/policy';
+import { loadConfig } from '../config/load-config.js';
+import { issuesOf, reportIssues } from './report-issues.js';
+
+/**
+ * `edge451 check --config FILE`, like `nginx -t`: validates the config and every policy file it names.
+ * Prints every problem (file, path, expected value) and returns 1, or a one-line summary and 0.
+ */
+export async function runCheck(configFile: string | undefined): Promise<number> {
+  if (configFile === undefined) {
+    process.stderr.write('edge451 check: expected --config FILE\n');
+    return 2;
+  }
+  try {
+    const config = await loadConfig(configFile);
+    const document = await loadPolicyFiles(config.policy.files);
+    const policy = compilePolicy(document, { unknownCountry: config.policy.unknownCountry });
+    process.stdout.write(
+      `${config.file}: OK (${config.sites.length} site(s), ${policy.orders.length} order(s), ` +
+        `${policy.hostCount} blocked host(s) from ${config.policy.files.length} policy file(s))\n`,
+    );
+    return 0;
+  } catch (error) {
+    const issues = issuesOf(error);
+    if (issues === undefined) throw error;
+    reportIssues(issues);
+    return 1;
+  }
+}

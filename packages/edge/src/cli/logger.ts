@@ -1,0 +1,6 @@
+import { pino, type Logger } from 'pino';
+
+/** The node's JSON logger (pino) on stdout. Field names reuse the request context's words. */
+export function createLogger(level: string): Logger {
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './config-error.js';
+import { parseConfigText } from './load-config.js';
+
+const minimal = `
+sites:
+  - hosts: [www.example.com]
+    origin: http://10.0.0.5:8080
+legal:
+  blockedBy: https://edge.example/legal
+`;
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfigText(text, '/etc/edge451/edge451.yaml', env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message.split('\n');
+    throw error;
+  }
+  return [];
+}
+
+describe('parseConfigText', () => {
+  it('fills the defaults and resolves relative paths against the config folder', () => {
+    const config = parseConfigText(`${minimal}policy:\n  files: [policy.yaml]\n`, '/etc/edge451/edge451.yaml', {});
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.admin.port).toBe(9451);
+    expect(config.policy.files).toEqual(['/etc/edge451/policy.yaml']);
+    expect(config.state.dir).toBe('/etc/edge451/.edge451-state');
+    expect(config.cache).toEqual({ maxBytes: 268435456, maxEntryBytes: 8388608 });
+  });
+
+  it('reports every problem with file, line, path and what was expected', () => {
+    const text = `
+listen:
+  port: 99999
+colour: blue
+sites:
+  - hosts: [www.example.com, 'bad host']
+    origin: ftp://origin
+legal: {}
+`;
+    expect(issuesOf(text)).toMatchInlineSnapshot(`
+      [
+        "/etc/edge451/edge451.yaml:3: listen.port: Too big: expected number to be <=65535",
+        "/etc/edge451/edge451.yaml:7: sites[0].origin: expected an http:// or https:// origin URL without a path, such as http://10.0.0.5:8080",
+        "/etc/edge451/edge451.yaml:8: legal.blockedBy: expected the URL of the page that explains blocks (RFC 7725 blocked-by)",
+        "/etc/edge451/edge451.yaml:2: (root): unknown key "colour"",
+      ]
+    `);
+  });
+
+  it('checks site hosts with the product host rule and refuses a host served twice', () => {
+    const text = `
+sites:
+  - hosts: [www.example.com, 'bad host']
+    origin: http://a
+  - hosts: ['WWW.Example.com.']
+    origin: http://b
+legal:
+  blockedBy: https://edge.example/legal
+`;
+    const issues = issuesOf(text);
+    expect(issues).toHaveLength(2);
+    expect(issues[0]).toMatch(/^\/etc\/edge451\/edge451\.yaml:3: sites\[0\]\.hosts\[1\]: expected a host name/);
+    expect(issues[1]).toBe(
+      '/etc/edge451/edge451.yaml:6: sites[1].hosts[0]: host "www.example.com" is already served by sites[0].hosts[0]',
+    );
+  });
+
+  it('interpolates ${ENV} and ${ENV:-default} in values, numbers included', () => {
+    const text = `${minimal}listen:\n  port: \${PORT}\n  host: \${HOST:-127.0.0.1}\n`;
+    expect(parseConfigText(text, '/x/edge451.yaml', { PORT: '8088' }).listen).toEqual({ host: '127.0.0.1', port: 8088 });
+  });
+
+  it('names the variable an interpolation needed and did not find', () => {
+    expect(issuesOf(`${minimal}listen:\n  port: \${PORT}\n`)).toEqual([
+      '/etc/edge451/edge451.yaml:11: listen.port: expected environment variable PORT to be set (referenced as ${PORT})',
+    ]);
+  });
+
+  it('does not let an environment value inject YAML structure', () => {
+    const text = `${minimal}log:\n  level: \${LEVEL}\n`;
+    expect(issuesOf(text, { LEVEL: 'info\nworkers: 64' })[0]).toMatch(/log\.level/);
+  });
+
+  it('reports invalid YAML with its line', () => {
+    expect(issuesOf('sites: [\n')[0]).toMatch(/^\/etc\/edge451\/edge451\.yaml:\d+: \(root\): invalid YAML/);
+  });
+});

@@ -1,0 +1,120 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue, formatPath } from './config-error.js';
+import { interpolateEnv } from './interpolate.js';
+import { type ConfigInput, configSchema } from './schema.js';
+import { parseSiteHost } from './site-host.js';
+
+/** A validated config with every relative path resolved against the config file's folder. */
+export type EdgeConfig = ConfigInput & {
+  /** Absolute path of the file it came from. */
+  file: string;
+  state: { dir: string };
+};
+
+/**
+ * Reads, interpolates (`${ENV}`, `${ENV:-default}`) and validates a YAML or JSON config file.
+ * Throws ConfigError listing every problem with file, path, line and the expected value;
+ * nothing is returned half-valid.
+ */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<EdgeConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError([{ file: path, path: '', message: `cannot read the config file (${reason})` }]);
+  }
+  return parseConfigText(text, path, env);
+}
+
+/** As loadConfig, for text already in memory; `file` names it in messages and anchors relative paths. */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): EdgeConfig {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
+    const node = document.getIn(path as (string | number)[], true) as { range?: [number] } | undefined;
+    const offset = node?.range?.[0];
+    return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  };
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      document.errors.map((error) => ({
+        file,
+        path: '',
+        line: error.linePos?.[0].line,
+        message: `invalid YAML: ${error.message.split('\n')[0]}`,
+      })),
+    );
+  }
+  const interpolated = interpolateEnv(document.toJS(), env);
+  const issues: ConfigIssue[] = interpolated.problems.map((problem) => ({
+    file,
+    path: formatPath(problem.path),
+    line: lineOf(problem.path),
+    message: problem.message,
+  }));
+  const parsed = configSchema.safeParse(interpolated.value ?? {});
+  // A missing variable already explains why its value is invalid: one message per problem.
+  const explained = new Set(issues.map((issue) => issue.path));
+  if (!parsed.success) {
+    issues.push(...zodIssues(parsed.error, file, lineOf).filter((issue) => !explained.has(issue.path)));
+  }
+  if (parsed.success) issues.push(...siteHostIssues(parsed.data, file, lineOf));
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
+  return resolvePaths(parsed.data, file);
+}
+
+function zodIssues(
+  error: z.ZodError,
+  file: string,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): ConfigIssue[] {
+  return error.issues.map((issue) => {
+    const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+    const message = unknownKeys
+      ? `unknown key${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((key) => `"${key}"`).join(', ')}`
+      : issue.message;
+    return { file, path: formatPath(issue.path), line: lineOf(issue.path), message };
+  });
+}
+
+function siteHostIssues(
+  config: ConfigInput,
+  file: string,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, string>();
+  config.sites.forEach((site, siteIndex) => {
+    site.hosts.forEach((raw, hostIndex) => {
+      const path = ['sites', siteIndex, 'hosts', hostIndex];
+      const parsed = parseSiteHost(raw);
+      if (!parsed.ok) {
+        issues.push({ file, path: formatPath(path), line: lineOf(path), message: parsed.reason });
+        return;
+      }
+      const previous = seen.get(parsed.pattern);
+      if (previous !== undefined) {
+        const message = `host "${parsed.pattern}" is already served by ${previous}`;
+        issues.push({ file, path: formatPath(path), line: lineOf(path), message });
+      }
+      seen.set(parsed.pattern, formatPath(path));
+    });
+  });
+  return issues;
+}
+
+function resolvePaths(config: ConfigInput, file: string): EdgeConfig {
+  const base = dirname(file);
+  return {
+    ...config,
+    file,
+    geoip: { ...config.geoip, database: config.geoip.database && resolve(base, config.geoip.database) },
+    policy: { ...config.policy, files: config.policy.files.map((policyFile) => resolve(base, policyFile)) },
+    state: { dir: resolve(base, config.state.dir ?? '.edge451-state') },
+  };
+}

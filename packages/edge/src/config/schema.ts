@@ -1,0 +1,135 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+// Every object is strict: an unknown key is a typo an operator must hear about, not a silent no-op.
+
+// `port: ${PORT}` arrives as a string after interpolation: numeric fields accept digit strings.
+const fromDigits = (value: unknown) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
+const port = z.preprocess(fromDigits, z.number({ error: 'expected a port number' }).int().min(0).max(65535));
+const hostAddress = z.string().min(1, 'expected a listen address such as 0.0.0.0, 127.0.0.1 or ::');
+const durationMs = z.preprocess(
+  fromDigits,
+  z.number({ error: 'expected a duration in milliseconds' }).int().positive(),
+);
+
+const listenSchema = z.strictObject({
+  host: hostAddress.default('0.0.0.0'),
+  port: port.default(8080),
+});
+
+const adminTokenSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a token name of letters, digits, . _ -'),
+  token: z.string().min(16, 'expected a token of at least 16 characters'),
+});
+
+const adminSchema = z.strictObject({
+  host: hostAddress.default('127.0.0.1'),
+  port: port.default(9451),
+  tokens: z.array(adminTokenSchema).default([]),
+});
+
+const cidr = z.string().refine(isCidr, 'expected a CIDR such as 10.0.0.0/8, 2001:db8::/32 or a bare IP');
+const countryCode = z.string().regex(/^[A-Za-z]{2}$/, 'expected an ISO 3166-1 alpha-2 country code');
+
+const geoipSchema = z.strictObject({
+  database: z.string().min(1).optional(),
+  overrides: z.array(z.strictObject({ cidr, country: countryCode })).default([]),
+  watch: z.boolean().default(true),
+});
+
+const clientIpSchema = z.strictObject({
+  source: z.enum(['socket', 'x-forwarded-for', 'forwarded', 'proxy-protocol']).default('socket'),
+  trustedProxies: z.array(cidr).default([]),
+});
+
+const originUrl = z
+  .string()
+  .refine(isHttpUrl, 'expected an http:// or https:// origin URL without a path, such as http://10.0.0.5:8080');
+
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP header name');
+const headerValue = z.string().regex(/^[\t\x20-\x7e]*$/, 'expected a header value of visible ASCII');
+const extraHeaders = z.record(headerName, headerValue).default({});
+
+const siteSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  hosts: z.array(z.string().min(1)).min(1, 'expected at least one host'),
+  origin: originUrl,
+  preserveHost: z.boolean().default(false),
+  timeouts: z
+    .strictObject({
+      connectMs: durationMs.default(5_000),
+      headersMs: durationMs.default(30_000),
+      bodyMs: durationMs.default(30_000),
+    })
+    .default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 }),
+  connections: z.number().int().positive().default(128),
+  headers: z
+    .strictObject({ request: extraHeaders, response: extraHeaders })
+    .default({ request: {}, response: {} }),
+});
+
+const policySchema = z.strictObject({
+  files: z.array(z.string().min(1)).default([]),
+  unknownCountry: z.enum(['allow', 'block']).default('allow'),
+});
+
+const legalSchema = z.strictObject({
+  blockedBy: z.url({ error: 'expected the URL of the page that explains blocks (RFC 7725 blocked-by)' }),
+  contact: z.string().min(1).optional(),
+});
+
+const cacheSchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
+    maxEntryBytes: z.number().int().positive().default(8 * 1024 * 1024),
+  }),
+]);
+
+const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Blocked requests are always logged (they are evidence); the rest is sampled.
+  sampleRate: z.number().min(0).max(1).default(1),
+});
+
+export const configSchema = z.strictObject({
+  listen: listenSchema.default({ host: '0.0.0.0', port: 8080 }),
+  workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
+  admin: adminSchema.default({ host: '127.0.0.1', port: 9451, tokens: [] }),
+  geoip: geoipSchema.default({ overrides: [], watch: true }),
+  clientIp: clientIpSchema.default({ source: 'socket', trustedProxies: [] }),
+  sites: z.array(siteSchema).min(1, 'expected at least one site'),
+  policy: policySchema.default({ files: [], unknownCountry: 'allow' }),
+  legal: legalSchema,
+  cache: cacheSchema.default({ maxBytes: 256 * 1024 * 1024, maxEntryBytes: 8 * 1024 * 1024 }),
+  log: logSchema.default({ level: 'info', sampleRate: 1 }),
+  state: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
+  shutdown: z.strictObject({ drainMs: durationMs.default(10_000) }).default({ drainMs: 10_000 }),
+});
+
+/** The validated config as written (relative paths not yet resolved). */
+export type ConfigInput = z.infer<typeof configSchema>;
+
+function isCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (address === undefined || rest.length > 0) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.pathname === '/' &&
+      url.search === '' &&
+      url.username === ''
+    );
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,66 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { CacheOutcome, NotStoredReason } from '@edge451/cache';
+import type { CountrySource } from '@edge451/geo';
+import type { Decision } from '@edge451/policy';
+import type { Site } from './route.js';
+
+/** What a request ended as: the word used in logs and the `outcome` metric label. */
+export type Outcome =
+  | 'proxied'
+  | 'hit'
+  | 'miss'
+  | 'blocked'
+  | 'rejected' // 4xx from the edge itself: bad Host, no site, bad method
+  | 'error'
+  | 'aborted';
+
+/** The client as the edge sees it, after the trusted-proxy walk and the country lookup. */
+export type Client = {
+  ip: string;
+  country: string | null;
+  countrySource: CountrySource;
+  /** Where the IP came from: the socket, or a header/PROXY header from a trusted peer. */
+  ipFrom: string;
+  peerTrusted: boolean;
+  /** A forwarding header from a trusted peer was unusable: the peer's address was used. */
+  malformedForwarding: boolean;
+};
+
+/** An answer the edge gives itself (400, 421, 451, 502…) or relays (origin or cache). */
+export type Reply = {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  body: string | Buffer | Readable | null;
+};
+
+/** A phase's verdict: go on, or answer now. Phases never throw to say "blocked" or "bad request". */
+export type Verdict = { next: 'continue' } | { next: 'reply'; reply: Reply };
+export const CONTINUE: Verdict = Object.freeze({ next: 'continue' });
+export const replyWith = (reply: Reply): Verdict => ({ next: 'reply', reply });
+
+/**
+ * Everything the phases learn about one request (Pingora's per-request CTX): a later phase reads it
+ * instead of recomputing. One per request, created by `accept`.
+ */
+export type RequestContext = {
+  readonly id: string;
+  readonly startedAt: bigint;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** `https` once TLS listeners exist; the scheme the client used to reach the edge. */
+  readonly scheme: 'http' | 'https';
+  /** Authority from an absolute-form target, else the Host header; raw, not yet normalised. */
+  authority?: string;
+  /** Origin-form path and query to send upstream. */
+  path: string;
+  client?: Client;
+  host?: string;
+  site?: Site;
+  decision?: Decision;
+  cache?: { outcome: CacheOutcome; notStored?: NotStoredReason };
+  outcome?: Outcome;
+  status?: number;
+  /** Aborted when the client goes away: cancels the upstream request. */
+  readonly abort: AbortController;
+};

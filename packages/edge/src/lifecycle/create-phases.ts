@@ -1,0 +1,42 @@
+import type { CountryLocator } from '@edge451/geo';
+import type { Policy } from '@edge451/policy';
+import type { Logger } from 'pino';
+import type { EdgeConfig } from '../config/load-config.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { OriginPools } from '../upstream/origin-pools.js';
+import { accept } from './accept.js';
+import { makeDecide } from './decide.js';
+import { makeIdentifyClient } from './identify-client.js';
+import { normalizeHost } from './normalize-host.js';
+import { proxy } from './proxy.js';
+import { makeRecord } from './record.js';
+import { createSiteRouter, makeRoute, type SiteRouter } from './route.js';
+import type { Phases } from './run-lifecycle.js';
+
+export type PhaseDeps = {
+  config: EdgeConfig;
+  locator: CountryLocator;
+  currentPolicy: () => Policy;
+  pools: OriginPools;
+  logger: Logger;
+  metrics: Metrics;
+};
+
+/**
+ * Builds every phase for one config, validating and precomputing what it can (router, trusted-proxy
+ * list) so the per-request path stays lean. A config reload builds a new set and swaps it in whole.
+ */
+export function createPhases(deps: PhaseDeps): Phases & { router: SiteRouter } {
+  const { config, pools } = deps;
+  const router = createSiteRouter(config.sites);
+  return {
+    router,
+    accept,
+    identifyClient: makeIdentifyClient(config.clientIp, deps.locator),
+    normalizeHost,
+    route: makeRoute(router),
+    decide: makeDecide(deps.currentPolicy, config.legal),
+    fetch: (ctx) => proxy(ctx, pools),
+    record: makeRecord(deps.logger, deps.metrics, config.log.sampleRate),
+  };
+}

@@ -1,0 +1,69 @@
+import type { Readable } from 'node:stream';
+import { toEdgeError } from '../errors.js';
+import { upstreamRequestHeaders, clientResponseHeaders } from '../upstream/forward-headers.js';
+import type { OriginPools, OriginResponse } from '../upstream/origin-pools.js';
+import type { Reply, RequestContext } from './context.js';
+
+/** The origin request a phase may adjust before it is sent (the cache adds conditional headers). */
+export type OriginCall = (
+  request: { method: string; headers: Record<string, string | string[] | undefined> },
+  signal: AbortSignal,
+) => Promise<OriginResponse>;
+
+/**
+ * Phase `proxy`: sends the request to the site's origin over its keep-alive pool, streaming the body both
+ * ways. Returns a function bound to this request so the cache can call it (at most once per coalesced miss)
+ * with its own conditional headers. Origin failures reject with an EdgeError (502/504).
+ */
+export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCall {
+  const site = ctx.site;
+  if (site === undefined) throw new Error('proxy phase reached without a routed site');
+  const body = hasRequestBody(ctx) ? (ctx.req as Readable) : null;
+  return async (request, signal) => {
+    try {
+      return await pools.request(site, {
+        method: request.method,
+        path: ctx.path,
+        headers: definedOnly(request.headers),
+        body,
+        signal,
+      });
+    } catch (error) {
+      throw toEdgeError(error);
+    }
+  };
+}
+
+/** The request headers the origin gets before any cache adjustment. */
+export function originRequestHeaders(ctx: RequestContext): Record<string, string | string[]> {
+  return upstreamRequestHeaders(ctx);
+}
+
+/** Turns an origin response into the reply for the client: hop-by-hop stripped, Via and site extras added. */
+export function replyFromOrigin(ctx: RequestContext, response: OriginResponse): Reply {
+  const extra = ctx.site?.config.headers.response ?? {};
+  return { status: response.status, headers: clientResponseHeaders(response.headers, extra), body: response.body };
+}
+
+/** Phase `proxy` without a cache: one origin request, the reply streams its body. */
+export async function proxy(ctx: RequestContext, pools: OriginPools): Promise<Reply> {
+  const call = originCallFor(ctx, pools);
+  const response = await call({ method: ctx.req.method ?? 'GET', headers: originRequestHeaders(ctx) }, ctx.abort.signal);
+  return replyFromOrigin(ctx, response);
+}
+
+function hasRequestBody(ctx: RequestContext): boolean {
+  const headers = ctx.req.headers;
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+function definedOnly(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}

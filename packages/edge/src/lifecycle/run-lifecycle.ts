@@ -1,0 +1,83 @@
+import { type EdgeError, statusForError, toEdgeError } from '../errors.js';
+import { plainReply } from '../reply/plain-reply.js';
+import type { Outcome, Reply, RequestContext, Verdict } from './context.js';
+import { respond } from './respond.js';
+
+/** A synchronous phase: go on, or answer now. */
+export type Phase = (ctx: RequestContext) => Verdict;
+
+/**
+ * The phases of one edge, built once per config by `createPhases`.
+ * `fetch` is everything after the decision: cache lookup → proxy → store (or proxy alone without a cache).
+ */
+export type Phases = {
+  accept: Phase;
+  identifyClient: Phase;
+  normalizeHost: Phase;
+  route: Phase;
+  decide: Phase;
+  fetch: (ctx: RequestContext) => Promise<Reply>;
+  record: (ctx: RequestContext, error: EdgeError | undefined) => void;
+};
+
+/**
+ * The request lifecycle, in order:
+ *   accept → identifyClient → normalizeHost → route → decide → [cacheLookup → proxy → store] → respond → record
+ * The decision runs before the cache and before the origin: a blocked request never reaches either.
+ * A phase that answers (400, 421, 451) skips the rest; `record` always runs, with the error if any.
+ */
+export async function runLifecycle(ctx: RequestContext, phases: Phases): Promise<void> {
+  let error: EdgeError | undefined;
+  try {
+    const verdict = runGate(ctx, phases);
+    if (verdict.next === 'reply') {
+      ctx.outcome = verdict.reply.status === 451 ? 'blocked' : 'rejected';
+      await respond(ctx, verdict.reply);
+      return;
+    }
+    const reply = await phases.fetch(ctx);
+    ctx.outcome ??= 'proxied';
+    await respond(ctx, reply);
+  } catch (thrown) {
+    error = toEdgeError(thrown);
+    ctx.outcome = error.code === 'EDGE_CLIENT_ABORTED' ? 'aborted' : ('error' satisfies Outcome);
+    replyToError(ctx, error);
+  } finally {
+    phases.record(ctx, error);
+  }
+}
+
+/** The synchronous gate every request (and every Upgrade) passes before anything is fetched. */
+export function runGate(ctx: RequestContext, phases: Phases): Verdict {
+  let verdict = phases.accept(ctx);
+  if (verdict.next === 'continue') verdict = phases.identifyClient(ctx);
+  if (verdict.next === 'continue') verdict = phases.normalizeHost(ctx);
+  if (verdict.next === 'continue') verdict = phases.route(ctx);
+  if (verdict.next === 'continue') verdict = phases.decide(ctx);
+  return verdict;
+}
+
+const errorMessages: Record<number, string> = {
+  400: 'Bad request.',
+  500: 'Internal error.',
+  502: 'Bad gateway: the origin could not be reached or answered badly.',
+  504: 'Gateway timeout: the origin did not answer in time.',
+};
+
+/** Answers a failed request when the status line has not gone yet; otherwise cuts the connection. */
+function replyToError(ctx: RequestContext, error: EdgeError): void {
+  const { res } = ctx;
+  const status = statusForError(error);
+  if (status === undefined || res.headersSent || res.destroyed) {
+    if (!res.writableFinished) res.destroy();
+    return;
+  }
+  const reply = plainReply(status, errorMessages[status] ?? 'Error.');
+  ctx.status = reply.status;
+  try {
+    res.writeHead(reply.status, reply.headers);
+    res.end(reply.body);
+  } catch {
+    res.destroy();
+  }
+}

@@ -1,0 +1,87 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Decision } from '@edge451/policy';
+import Negotiator from 'negotiator';
+import type { Reply } from '../lifecycle/context.js';
+
+export type LegalNotice = { blockedBy: string; contact?: string | undefined };
+
+type BlockedFacts = { host: string; country: string | null; decision: Decision; requestId: string };
+
+const offered = ['text/html', 'application/json'];
+
+/**
+ * The 451 answer (RFC 7725): `Link: <blockedBy>; rel="blocked-by"` names who implements the block, the body
+ * names the order. HTML by default, JSON when the client prefers it.
+ * `Cache-Control: no-store` because the answer depends on the client's country: no shared cache may keep it.
+ */
+export function blockedReply(requestHeaders: IncomingHttpHeaders, legal: LegalNotice, facts: BlockedFacts): Reply {
+  const wantsJson = new Negotiator({ headers: requestHeaders }).mediaType(offered) === 'application/json';
+  const body = wantsJson ? jsonBody(legal, facts) : htmlBody(legal, facts);
+  return {
+    status: 451,
+    headers: {
+      'content-type': wantsJson ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      link: `<${legal.blockedBy}>; rel="blocked-by"`,
+      vary: 'Accept',
+    },
+    body,
+  };
+}
+
+function orderSummary(decision: Decision) {
+  const order = decision.order;
+  if (order === undefined) return null;
+  return { id: order.id, authority: order.authority, reference: order.reference, url: order.url ?? null };
+}
+
+function jsonBody(legal: LegalNotice, facts: BlockedFacts): string {
+  return `${JSON.stringify({
+    status: 451,
+    title: 'Unavailable For Legal Reasons',
+    host: facts.host,
+    country: facts.country,
+    reason: facts.decision.reason,
+    order: orderSummary(facts.decision),
+    blockedBy: legal.blockedBy,
+    contact: legal.contact ?? null,
+    requestId: facts.requestId,
+  })}\n`;
+}
+
+function htmlBody(legal: LegalNotice, facts: BlockedFacts): string {
+  const order = orderSummary(facts.decision);
+  const orderLines =
+    order === null
+      ? '<p>Access is restricted from your location.</p>'
+      : `<dl>
+<dt>Order</dt><dd>${escapeHtml(order.id)}</dd>
+<dt>Authority</dt><dd>${escapeHtml(order.authority)}</dd>
+<dt>Reference</dt><dd>${escapeHtml(order.reference)}</dd>${
+          order.url === null
+            ? ''
+            : `\n<dt>Decision</dt><dd><a href="${escapeHtml(order.url)}">${escapeHtml(order.url)}</a></dd>`
+        }
+</dl>`;
+  const contact = legal.contact === undefined ? '' : `<p>Contact: ${escapeHtml(legal.contact)}</p>`;
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>451 Unavailable For Legal Reasons</title></head>
+<body>
+<h1>Unavailable For Legal Reasons</h1>
+<p>${escapeHtml(facts.host)} is not available from ${escapeHtml(facts.country ?? 'your country')} because of a legal order.</p>
+${orderLines}
+<p>Blocked by: <a href="${escapeHtml(legal.blockedBy)}">${escapeHtml(legal.blockedBy)}</a></p>
+${contact}
+<p><small>Request ${escapeHtml(facts.requestId)}</small></p>
+</body>
+</html>
+`;
+}
+
+const htmlEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => htmlEscapes[char] ?? char);
+}

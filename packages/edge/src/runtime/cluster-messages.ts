@@ -1,0 +1,12 @@
+import type { PolicyChange } from '@edge451/policy';
+import type { PolicySnapshot } from './policy-replica.js';
+
+/** Primary → worker. */
+export type PrimaryMessage =
+  | { type: 'snapshot'; snapshot: PolicySnapshot }
+  | { type: 'change'; change: PolicyChange; version: number }
+  | { type: 'config' }
+  | { type: 'shutdown' };
+
+/** Worker → primary: `hello` asks for a full snapshot (at start, or after falling behind). */
+export type WorkerMessage = { type: 'hello' } | { type: 'ready'; url: string };

@@ -1,0 +1,117 @@
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { EdgeConfig } from '../config/load-config.js';
+import { createMetrics } from '../observe/metrics.js';
+import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
+import type { EdgeNode } from './edge-node.js';
+import { snapshotOf } from './policy-replica.js';
+import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
+import { urlOf } from './traffic-server.js';
+
+/**
+ * `workers: N | auto`: the primary owns the control plane (admin API, authoritative policy state, audit log)
+ * and forks N traffic workers (node:cluster shares the listening port). A policy change is validated and
+ * stored here once, then sent to every worker, which applies it incrementally or asks for a full snapshot
+ * when it fell behind; so every worker converges on the same version.
+ */
+export async function startClusterPrimary(
+  config: EdgeConfig,
+  workerCount: number,
+  workerArgs: string[],
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<EdgeNode> {
+  const metrics = createMetrics();
+  const control = await openControlPlane(config, logger, metrics);
+  const { policy } = control;
+  const ready = new Map<Worker, string>();
+  const startup = { failed: 0, done: false };
+  let stopping = false;
+  let current = config;
+
+  const send = (worker: Worker, message: PrimaryMessage) => {
+    if (worker.isConnected()) worker.send(message);
+  };
+  const broadcast = (message: PrimaryMessage) => {
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, message);
+  };
+  policy.onChange((after, _before, change) => {
+    broadcast(change === undefined ? { type: 'snapshot', snapshot: snapshotOf(after) } : { type: 'change', change, version: after.version });
+  });
+
+  cluster.setupPrimary({ exec: process.argv[1], args: workerArgs });
+  const fork = () => {
+    const worker = cluster.fork(env);
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'hello') send(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
+      if (message.type === 'ready') ready.set(worker, message.url);
+    });
+    worker.on('exit', (code, signal) => {
+      ready.delete(worker);
+      if (stopping) return;
+      if (!startup.done) {
+        // A worker that dies before the node is ready (port taken, bad file) would die again: give up.
+        startup.failed += 1;
+        return;
+      }
+      logger.error({ worker_pid: worker.process.pid, code, signal }, 'worker died; starting another');
+      fork();
+    });
+  };
+  for (let index = 0; index < workerCount; index += 1) fork();
+
+  const aggregate = new AggregatorRegistry();
+  const registry = {
+    contentType: aggregate.contentType as string,
+    metrics: async () => (await aggregate.clusterMetrics()) as string,
+  };
+  const admin = await startAdmin(config, control, registry, () => ready.size === workerCount, logger);
+  let url: string;
+  try {
+    url = await allReady(ready, workerCount, startup);
+  } catch (error) {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
+    admin.close();
+    control.locator.close();
+    throw error;
+  }
+  startup.done = true;
+  logger.info(
+    { listen: url, admin: urlOf(admin), workers: workerCount, policy_version: policy.current().version },
+    'edge451 ready',
+  );
+
+  return {
+    url,
+    adminUrl: urlOf(admin),
+    policy,
+    metrics,
+    async reload(next) {
+      await policy.reload(next.policy);
+      broadcast({ type: 'config' });
+      warnAboutRestartOnlyChanges(current, next, logger);
+      current = next;
+    },
+    async close() {
+      stopping = true;
+      const exits = Object.values(cluster.workers ?? {}).map(
+        (worker) => new Promise((resolve) => (worker?.isDead() ? resolve(undefined) : worker?.once('exit', resolve))),
+      );
+      broadcast({ type: 'shutdown' });
+      await Promise.all(exits);
+      admin.closeAllConnections();
+      await new Promise((resolve) => admin.close(resolve));
+      control.locator.close();
+    },
+  };
+}
+
+async function allReady(ready: Map<Worker, string>, count: number, startup: { failed: number }): Promise<string> {
+  while (ready.size < count) {
+    if (startup.failed > 0) throw new Error(`${startup.failed} worker(s) failed to start; see their log lines`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return [...ready.values()][0] ?? '';
+}

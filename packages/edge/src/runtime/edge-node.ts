@@ -1,0 +1,117 @@
+import type { Server } from 'node:http';
+import { type CountryLocator, openCountryLocator } from '@edge451/geo';
+import type { Logger } from 'pino';
+import { createAdminServer } from '../admin/admin-http.js';
+import type { MetricsSource } from '../admin/admin-routes.js';
+import type { EdgeConfig } from '../config/load-config.js';
+import { createMetrics, type Metrics } from '../observe/metrics.js';
+import { AuditLog } from './audit-log.js';
+import { PolicyState } from './policy-state.js';
+import { listen, startTrafficServer, urlOf } from './traffic-server.js';
+
+export type EdgeNode = {
+  /** `http://host:port` of the traffic listener. */
+  readonly url: string;
+  /** `http://host:port` of the admin listener. */
+  readonly adminUrl: string;
+  readonly policy: PolicyState;
+  readonly metrics: Metrics;
+  /** Re-reads config and policy files (SIGHUP). Rejects, changing nothing, when either is invalid. */
+  reload(config: EdgeConfig): Promise<void>;
+  /** Stops accepting, drains in-flight requests up to `shutdown.drainMs`, then closes everything (SIGTERM). */
+  close(): Promise<void>;
+};
+
+/**
+ * Starts a whole edge node in this process (`workers: 1`): geo, policy, the traffic and admin listeners.
+ * Rejects, with nothing left listening, when the geo database, policy files or state cannot be loaded.
+ */
+export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise<EdgeNode> {
+  const metrics = createMetrics();
+  const control = await openControlPlane(config, logger, metrics);
+  const { locator, policy } = control;
+  let traffic: Awaited<ReturnType<typeof startTrafficServer>> | undefined;
+  const admin = await startAdmin(config, control, metrics.registry, () => traffic?.listening === true, logger);
+  try {
+    traffic = await startTrafficServer(config, { locator, policy, logger, metrics });
+  } catch (error) {
+    admin.close();
+    locator.close();
+    throw error;
+  }
+  let current = config;
+  logger.info({ listen: traffic.url, admin: urlOf(admin), policy_version: policy.current().version }, 'edge451 ready');
+  const running = traffic;
+  return {
+    url: running.url,
+    adminUrl: urlOf(admin),
+    policy,
+    metrics,
+    async reload(next) {
+      await policy.reload(next.policy);
+      running.useConfig(next);
+      warnAboutRestartOnlyChanges(current, next, logger);
+      current = next;
+    },
+    async close() {
+      await running.close(current.shutdown.drainMs);
+      admin.closeAllConnections();
+      await new Promise((resolve) => admin.close(resolve));
+      locator.close();
+    },
+  };
+}
+
+/** Geo and the authoritative policy state: what the admin API works on (the primary in a cluster). */
+export async function openControlPlane(config: EdgeConfig, logger: Logger, metrics: Metrics) {
+  const locator = await openGeo(config, logger, metrics);
+  try {
+    const audit = await AuditLog.open(config.state.dir);
+    const policy = await PolicyState.load(config.policy, audit, logger);
+    metrics.policyVersion.set(policy.current().version);
+    policy.onChange((after) => metrics.policyVersion.set(after.version));
+    return { locator, audit, policy };
+  } catch (error) {
+    locator.close();
+    throw error;
+  }
+}
+
+type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;
+
+/** The admin listener over a control plane; `metrics` is this process's registry or the cluster aggregate. */
+export async function startAdmin(
+  config: EdgeConfig,
+  control: ControlPlane,
+  registry: MetricsSource,
+  isReady: () => boolean,
+  logger: Logger,
+): Promise<Server> {
+  const admin = createAdminServer({ ...control, registry, isReady }, config.admin.tokens, logger);
+  return listen(admin, config.admin.host, config.admin.port);
+}
+
+export async function openGeo(config: EdgeConfig, logger: Logger, metrics: Metrics): Promise<CountryLocator> {
+  const locator = await openCountryLocator({
+    path: config.geoip.database,
+    overrides: config.geoip.overrides,
+    watch: config.geoip.watch,
+    onReload: (event) => {
+      if (event.ok) {
+        metrics.geoBuildTime.set(event.info.buildDate.getTime() / 1000);
+        logger.info({ geo: event.info }, 'geo database reloaded');
+      } else {
+        metrics.geoReloadErrors.inc();
+        logger.error({ err: event.error }, 'geo database replacement refused; the previous database stays in use');
+      }
+    },
+  });
+  metrics.geoBuildTime.set(locator.info.buildDate.getTime() / 1000);
+  return locator;
+}
+
+export function warnAboutRestartOnlyChanges(before: EdgeConfig, after: EdgeConfig, logger: Logger): void {
+  const restartOnly = ['listen', 'admin', 'workers', 'geoip', 'state', 'cache'] as const;
+  const changed = restartOnly.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+  if (changed.length > 0) logger.warn({ keys: changed }, 'these config changes take effect on restart only');
+}

@@ -1,0 +1,36 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { readProxyProtocolHeader, isTrustedPeer } from '@edge451/geo';
+import type { Logger } from 'pino';
+import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
+
+/**
+ * Listens with a plain TCP server that reads the PROXY protocol header (v1 or v2) off each connection
+ * before handing it to node:http. The header is honoured only from a trusted peer; a connection that does
+ * not start with a valid header from a trusted peer is closed, because a load balancer that speaks PROXY
+ * always sends it and anyone else sending one is forging a client address.
+ * Returns the TCP listener: the node:http server never listens itself in this mode.
+ */
+export async function listenForProxyProtocol(
+  http: Server,
+  listen: { host: string; port: number },
+  trustedProxies: string[],
+  logger: Logger,
+): Promise<NetServer> {
+  const tcp = createServer((socket: Socket) => {
+    const trustedPeer = isTrustedPeer(socket.remoteAddress ?? '', trustedProxies);
+    readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: 5_000 }).then((result) => {
+      if (!result.ok) {
+        logger.debug({ peer: socket.remoteAddress, reason: result.reason }, 'PROXY protocol header refused');
+        socket.destroy();
+        return;
+      }
+      if (result.sourceAddress !== null) proxyProtocolAddresses.set(socket, result.sourceAddress);
+      http.emit('connection', socket);
+    });
+  });
+  tcp.listen(listen.port, listen.host);
+  await once(tcp, 'listening');
+  return tcp;
+}

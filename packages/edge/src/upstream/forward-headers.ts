@@ -1,0 +1,108 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { isIPv6 } from 'node:net';
+import type { RequestContext } from '../lifecycle/context.js';
+
+export type HeaderRecord = Record<string, string | string[]>;
+
+// RFC 9110 §7.6.1: connection-specific fields a proxy must not forward, plus the proxy-auth pair, which is
+// meant for the proxy (we are none) and `expect`, which node:http already answered with 100 Continue.
+const hopByHop = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
+const requestOnlyDropped = new Set(['expect', 'host']);
+const forwardingHeaders = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+export const VIA = '1.1 edge451';
+
+/**
+ * Request headers for the origin: hop-by-hop fields removed (including every name listed in `Connection`),
+ * forwarding headers rebuilt from the resolved client (DECISIONS #8), `Via` appended, site extras set.
+ * The client's own `X-Forwarded-*` / `Forwarded` survive only when its peer is a trusted proxy.
+ */
+export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
+  const { req, site, client } = ctx;
+  const incoming = req.headers;
+  const trusted = client?.peerTrusted === true;
+  const out = copyEndToEnd(incoming, requestOnlyDropped);
+  // With the PROXY protocol the TCP peer is the load balancer; the address that reached it comes from the header.
+  const peer = client?.ipFrom === 'proxy-protocol' ? client.ip : unmapped(req.socket.remoteAddress ?? '');
+
+  if (trusted) {
+    for (const name of forwardingHeaders) {
+      const value = incoming[name];
+      if (value !== undefined) out[name] = value;
+    }
+  }
+  out['x-forwarded-for'] = appendList(trusted ? incoming['x-forwarded-for'] : undefined, peer);
+  out['x-forwarded-proto'] = (trusted && single(incoming['x-forwarded-proto'])) || ctx.scheme;
+  out['x-forwarded-host'] = (trusted && single(incoming['x-forwarded-host'])) || (ctx.authority ?? '');
+  if (trusted && incoming.forwarded !== undefined) {
+    out.forwarded = appendList(incoming.forwarded, `for=${forwardedNode(peer)}`);
+  }
+  out.via = appendList(incoming.via, VIA);
+  out.host = site?.config.preserveHost ? hostHeaderFor(ctx.host ?? '') : (site?.origin.host ?? '');
+  for (const [name, value] of Object.entries(site?.config.headers.request ?? {})) out[name.toLowerCase()] = value;
+  return out;
+}
+
+/** Response headers for the client: hop-by-hop removed, `Via` appended, site extras set. */
+export function clientResponseHeaders(
+  origin: Record<string, string | string[] | undefined>,
+  extra: Record<string, string>,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = copyEndToEnd(origin, undefined);
+  out.via = appendList(origin.via, VIA);
+  for (const [name, value] of Object.entries(extra)) out[name.toLowerCase()] = value;
+  return out;
+}
+
+function copyEndToEnd(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+  alsoDrop: ReadonlySet<string> | undefined,
+): HeaderRecord {
+  const connectionNamed = namedInConnection(headers.connection);
+  const out: HeaderRecord = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || hopByHop.has(name) || forwardingHeaders.has(name)) continue;
+    if (alsoDrop?.has(name) || connectionNamed?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function namedInConnection(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const names = (Array.isArray(value) ? value.join(',') : value).split(',');
+  return new Set(names.map((name) => name.trim().toLowerCase()).filter((name) => name !== ''));
+}
+
+function appendList(existing: string | string[] | undefined, item: string): string {
+  if (existing === undefined || existing === '') return item;
+  return `${Array.isArray(existing) ? existing.join(', ') : existing}, ${item}`;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Node reports IPv4 clients on dual-stack sockets as `::ffff:a.b.c.d`; origins expect a.b.c.d. */
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function forwardedNode(address: string): string {
+  return isIPv6(address) ? `"[${address}]"` : address;
+}
+
+function hostHeaderFor(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
+}

@@ -1,0 +1,93 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { Reply, RequestContext } from '../lifecycle/context.js';
+import { upstreamRequestHeaders } from './forward-headers.js';
+
+/**
+ * WebSocket proxying with http-proxy, for requests that already passed the policy decision.
+ * http-proxy has a history of leaking sockets on upgrade error paths (an upstream request left open when the
+ * client leaves before the 101, a half-closed pair when one side errors): every path here destroys both.
+ */
+export class UpgradeProxy {
+  private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
+  private readonly live = new Set<Duplex>();
+  private readonly pending = new WeakMap<IncomingMessage, (upstream: ClientRequest) => void>();
+
+  constructor(private readonly onError: (error: Error, ctx: RequestContext) => void) {
+    // Without an error listener http-proxy rethrows and the process dies; errors arrive per request below.
+    this.proxy.on('error', () => undefined);
+    this.proxy.on('proxyReqWs', (upstream: ClientRequest, req: IncomingMessage) => this.pending.get(req)?.(upstream));
+  }
+
+  /** Proxies an allowed Upgrade request; the client socket is owned by this class from here on. */
+  forward(ctx: RequestContext, socket: Duplex, head: Buffer): void {
+    const { req, site } = ctx;
+    if (site === undefined) throw new Error('upgrade reached the proxy without a routed site');
+    req.headers = { ...upstreamRequestHeaders(ctx), connection: 'upgrade', upgrade: req.headers.upgrade ?? '' };
+    this.track(socket);
+    let upgraded = false;
+    let upstreamRequest: ClientRequest | undefined;
+    this.pending.set(req, (upstream) => {
+      upstreamRequest = upstream;
+      upstream.on('upgrade', (_response, upstreamSocket: Duplex) => {
+        upgraded = true;
+        this.pair(socket, upstreamSocket);
+      });
+    });
+    // The client may leave before the origin answers: the upstream request must not outlive it.
+    socket.once('close', () => {
+      if (!upgraded) upstreamRequest?.destroy();
+    });
+    this.proxy.ws(req, socket, head, { target: site.origin.origin }, (error: Error) => {
+      this.onError(error, ctx);
+      if (upgraded) socket.destroy();
+      else writeRawReply(socket, { status: 502, headers: { 'content-type': 'text/plain' }, body: 'Bad gateway.\n' });
+    });
+  }
+
+  /** Open client-side upgrade sockets (for tests and graceful shutdown). */
+  get openSockets(): number {
+    return this.live.size;
+  }
+
+  /** Destroys every proxied connection (shutdown). */
+  closeAll(): void {
+    for (const socket of this.live) socket.destroy();
+    this.proxy.close();
+  }
+
+  private track(socket: Duplex): void {
+    this.live.add(socket);
+    socket.once('close', () => this.live.delete(socket));
+    socket.on('error', () => socket.destroy());
+  }
+
+  // Whichever side closes or fails first takes the other down: no half-open pair survives.
+  private pair(client: Duplex, upstream: Duplex): void {
+    upstream.on('error', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+    client.once('close', () => upstream.destroy());
+  }
+}
+
+/**
+ * Writes a complete HTTP/1.1 response straight onto a socket that node:http handed over (upgrade, CONNECT),
+ * then closes it. Used for 4xx, 451 and 502 answers on those paths.
+ */
+export function writeRawReply(socket: Duplex, reply: Reply): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : '';
+  const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}`];
+  const headers = { ...reply.headers, 'content-length': Buffer.byteLength(body), connection: 'close' };
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
+  }
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  socket.once('finish', () => socket.destroy());
+}

@@ -1,0 +1,445 @@
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import {
+  clientIps,
+  forwardedClientIp,
+  motogpHosts,
+  motogpOrder,
+  statusThroughEdge,
+} from './support/blocking-order.js';
+import { countryTestDatabase, edgeBinary, startEdge, tempDir, testConfig } from './support/edge.js';
+import { send } from './support/http.js';
+import { startOrigin } from './support/origin.js';
+
+// The `edge451` binary as an operator runs it: check, decide, start, and its signals.
+
+type CliResult = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
+
+/**
+ * Runs `edge451 <args>` with extra environment variables. A command that has not exited within
+ * `timeoutMs` is killed and reported with `signal: 'SIGKILL'` instead of hanging the suite.
+ */
+async function edge451(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<CliResult> {
+  const child = spawn(process.execPath, [edgeBinary, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+  );
+  return { code, signal, stdout, stderr };
+}
+
+/** A folder holding a valid config (`edge451.yaml`) and a policy file with the MotoGP order. */
+async function validSetup(policy: object = { orders: [motogpOrder] }) {
+  const config = testConfig({
+    sites: [{ name: 'streams', hosts: [...motogpHosts, 'news.example'], origin: 'http://127.0.0.1:9' }],
+    policy: { files: ['policy.yaml'] },
+  });
+  const dir = await tempDir({ 'edge451.yaml': config, 'policy.yaml': policy });
+  return { dir, configFile: join(dir, 'edge451.yaml') };
+}
+
+/** Replaces the temporary folder in a report so snapshots do not depend on it. */
+function withoutDir(text: string, dir: string): string {
+  return text.replaceAll(dir, '<dir>');
+}
+
+describe('edge451 check', () => {
+  it('exits 0 with a one-line summary on a valid config', async () => {
+    const { dir, configFile } = await validSetup();
+    const result = await edge451(['check', '--config', configFile]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(withoutDir(result.stdout, dir)).toBe(
+      '<dir>/edge451.yaml: OK (1 site(s), 1 order(s), 3 blocked host(s) from 1 policy file(s))\n',
+    );
+  });
+
+  it('exits 1 listing every config error with its file, line, path and expected value', async () => {
+    const dir = await tempDir({
+      'edge451.yaml': `listn:
+  port: 8080
+listen:
+  host: 127.0.0.1
+  port: 70000
+sites:
+  - hosts: [news.example]
+    origin: ftp://origin.example/path
+legal:
+  contact: legal@edge.example
+`,
+    });
+    const result = await edge451(['check', '--config', join(dir, 'edge451.yaml')]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(withoutDir(result.stderr, dir)).toMatchInlineSnapshot();
+  });
+
+  it('exits 1 naming the policy file, the order and the field for a bad policy file', async () => {
+    const { dir, configFile } = await validSetup();
+    await writeFile(
+      join(dir, 'policy.yaml'),
+      `orders:
+  - id: fr-2025-motogp
+    authority: Tribunal judiciaire de Paris
+    reference: RG 25/00001
+    countries: [FR, FRANCE]
+    hosts: [motogpstream.me, 'not a host/']
+`,
+    );
+    const result = await edge451(['check', '--config', configFile]);
+    expect(result.code).toBe(1);
+    const report = withoutDir(result.stderr, dir);
+    expect(report).toContain('<dir>/policy.yaml');
+    expect(report).toMatch(
+      /<dir>\/policy\.yaml:5: orders\[0\] \(id "fr-2025-motogp"\)\.countries\[1\]: .*FRANCE/,
+    );
+    expect(report).toMatch(
+      /<dir>\/policy\.yaml:6: orders\[0\] \(id "fr-2025-motogp"\)\.hosts\[1\]: .*not a host\//,
+    );
+    expect(report).toMatch(/^2 problem\(s\) found$/m);
+  });
+
+  it('exits 1 with a clear message when the config file does not exist', async () => {
+    const dir = await tempDir();
+    const result = await edge451(['check', '--config', join(dir, 'absent.yaml')]);
+    expect(result.code).toBe(1);
+    expect(withoutDir(result.stderr, dir)).toBe(
+      '<dir>/absent.yaml: (root): cannot read the config file (ENOENT)\n1 problem(s) found\n',
+    );
+  });
+
+  it('exits 1 naming a policy file the config lists but that does not exist', async () => {
+    const { dir, configFile } = await validSetup();
+    await writeFile(
+      configFile,
+      stringify({
+        ...testConfig({}),
+        sites: [{ hosts: ['news.example'], origin: 'http://127.0.0.1:9' }],
+        policy: { files: ['absent-policy.yaml'] },
+      }),
+    );
+    const result = await edge451(['check', '--config', configFile]);
+    expect(result.code).toBe(1);
+    expect(withoutDir(result.stderr, dir)).toContain('<dir>/absent-policy.yaml');
+  });
+
+  it(`interpolates \${ENV} and \${ENV:-default} from the environment`, async () => {
+    const { dir } = await validSetup();
+    await writeFile(
+      join(dir, 'edge451.yaml'),
+      `listen:
+  host: 127.0.0.1
+  port: \${EDGE451_TEST_PORT}
+geoip:
+  database: ${countryTestDatabase}
+sites:
+  - hosts: [news.example]
+    origin: \${EDGE451_TEST_ORIGIN:-http://127.0.0.1:9}
+policy:
+  files: [\${EDGE451_TEST_POLICY_FILE}]
+legal:
+  blockedBy: https://edge.example/legal
+`,
+    );
+    const result = await edge451(['check', '--config', join(dir, 'edge451.yaml')], {
+      EDGE451_TEST_PORT: '8080',
+      EDGE451_TEST_POLICY_FILE: 'policy.yaml',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    // The order count proves the policy file named by the variable was read.
+    expect(withoutDir(result.stdout, dir)).toBe(
+      '<dir>/edge451.yaml: OK (1 site(s), 1 order(s), 3 blocked host(s) from 1 policy file(s))\n',
+    );
+  });
+
+  it('names a variable the environment does not set, with the path and line that use it', async () => {
+    const { dir } = await validSetup();
+    await writeFile(
+      join(dir, 'edge451.yaml'),
+      `sites:
+  - hosts: [news.example]
+    origin: http://127.0.0.1:9
+    headers:
+      response:
+        x-operator: \${EDGE451_TEST_UNSET_VARIABLE}
+legal:
+  blockedBy: https://edge.example/legal
+`,
+    );
+    const result = await edge451(['check', '--config', join(dir, 'edge451.yaml')], {
+      EDGE451_TEST_UNSET_VARIABLE: undefined,
+    });
+    expect(result.code).toBe(1);
+    expect(withoutDir(result.stderr, dir)).toBe(
+      '<dir>/edge451.yaml:6: sites[0].headers.response.x-operator: expected environment variable ' +
+        `EDGE451_TEST_UNSET_VARIABLE to be set (referenced as \${EDGE451_TEST_UNSET_VARIABLE})\n1 problem(s) found\n`,
+    );
+  });
+
+  it('an environment value cannot inject YAML structure', async () => {
+    const { dir, configFile } = await validSetup();
+    await writeFile(
+      configFile,
+      `sites:
+  - hosts: [news.example]
+    origin: http://127.0.0.1:9
+legal:
+  blockedBy: https://edge.example/legal
+  contact: \${EDGE451_TEST_CONTACT}
+`,
+    );
+    const result = await edge451(['check', '--config', configFile], {
+      EDGE451_TEST_CONTACT: 'legal@edge.example\nadmin:\n  port: 1',
+    });
+    expect(result.code).toBe(0);
+    expect(withoutDir(result.stdout, dir)).toMatch(/^<dir>\/edge451\.yaml: OK/);
+  });
+});
+
+describe('edge451 decide', () => {
+  it('prints the decision for an IP as JSON with the order and countrySource "database"', async () => {
+    const { configFile } = await validSetup();
+    const result = await edge451([
+      'decide',
+      '--config',
+      configFile,
+      '--host',
+      'motogpstream.me',
+      '--ip',
+      clientIps.FR,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      blocked: true,
+      host: 'motogpstream.me',
+      order: { id: motogpOrder.id, authority: motogpOrder.authority, reference: motogpOrder.reference },
+      client: { ip: clientIps.FR, country: 'FR', countrySource: 'database' },
+    });
+  });
+
+  it('prints the decision for a given country, normalising the host', async () => {
+    const { configFile } = await validSetup();
+    const blocked = await edge451([
+      'decide',
+      '--config',
+      configFile,
+      '--host',
+      'LiveTV821.me.',
+      '--country',
+      'fr',
+    ]);
+    expect(blocked.code).toBe(0);
+    expect(JSON.parse(blocked.stdout)).toMatchObject({
+      blocked: true,
+      host: 'livetv821.me',
+      order: { id: motogpOrder.id },
+      client: { ip: null, country: 'FR', countrySource: 'given' },
+    });
+    const allowed = await edge451([
+      'decide',
+      '--config',
+      configFile,
+      '--host',
+      'livetv821.me',
+      '--country',
+      'GB',
+    ]);
+    expect(allowed.code).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({
+      blocked: false,
+      order: null,
+      client: { country: 'GB' },
+    });
+  });
+
+  it('--at decides at another instant: before the order starts nothing is blocked', async () => {
+    const { configFile } = await validSetup();
+    const args = ['decide', '--config', configFile, '--host', 'motogpstream.me', '--country', 'FR'];
+    const before = await edge451([...args, '--at', '2025-03-27T23:59:59Z']);
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout)).toMatchObject({ blocked: false, at: '2025-03-27T23:59:59.000Z' });
+    const onTheDay = await edge451([...args, '--at', '2025-03-28T00:00:00Z']);
+    expect(JSON.parse(onTheDay.stdout)).toMatchObject({ blocked: true, order: { id: motogpOrder.id } });
+  });
+
+  it('exits 2 on bad arguments', async () => {
+    const { configFile } = await validSetup();
+    const cases: Array<{ args: string[]; stderr: RegExp }> = [
+      {
+        args: ['decide', '--config', configFile, '--host', 'motogpstream.me'],
+        stderr: /one of --ip IP or --country CC/,
+      },
+      {
+        args: [
+          'decide',
+          '--config',
+          configFile,
+          '--host',
+          'motogpstream.me',
+          '--ip',
+          clientIps.FR,
+          '--country',
+          'FR',
+        ],
+        stderr: /one of --ip IP or --country CC/,
+      },
+      { args: ['decide', '--host', 'motogpstream.me', '--country', 'FR'], stderr: /expected --config FILE/ },
+      {
+        args: [
+          'decide',
+          '--config',
+          configFile,
+          '--host',
+          'motogpstream.me',
+          '--country',
+          'FR',
+          '--at',
+          'yesterday',
+        ],
+        stderr: /expected --at to be an RFC 3339 instant, got "yesterday"/,
+      },
+      { args: ['check'], stderr: /expected --config FILE/ },
+      { args: ['check', '--config', configFile, '--verbose'], stderr: /--verbose/ },
+      { args: ['frobnicate'], stderr: /unknown command "frobnicate"/ },
+    ];
+    for (const { args, stderr } of cases) {
+      const result = await edge451(args);
+      expect({ args: args.slice(0, 1).concat(args.slice(3)), code: result.code }).toEqual({
+        args: args.slice(0, 1).concat(args.slice(3)),
+        code: 2,
+      });
+      expect(result.stderr).toMatch(stderr);
+    }
+  });
+});
+
+describe('edge451 start', () => {
+  it('exits 1 with every config issue on stderr when the config is invalid', async () => {
+    const dir = await tempDir({
+      'edge451.yaml': `listen:
+  port: not-a-port
+sites: []
+legal:
+  blockedBy: not a url
+`,
+    });
+    const result = await edge451(['start', '--config', join(dir, 'edge451.yaml')]);
+    expect(result.code).toBe(1);
+    const report = withoutDir(result.stderr, dir);
+    expect(report).toContain('<dir>/edge451.yaml:2: listen.port: expected a port number');
+    expect(report).toContain('<dir>/edge451.yaml:3: sites: expected at least one site');
+    expect(report).toContain(
+      '<dir>/edge451.yaml:5: legal.blockedBy: expected the URL of the page that explains blocks',
+    );
+    expect(report).toMatch(/^3 problem\(s\) found$/m);
+  });
+
+  it('exits 1 with the policy issues on stderr when a policy file is invalid', async () => {
+    const { dir, configFile } = await validSetup({ orders: [{ ...motogpOrder, countries: ['FRANCE'] }] });
+    const result = await edge451(['start', '--config', configFile], {}, 10_000);
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(1);
+    expect(withoutDir(result.stderr, dir)).toMatch(
+      /<dir>\/policy\.yaml:\d+: orders\[0\] \(id "fr-2025-motogp"\)\.countries\[0\]/,
+    );
+  });
+
+  it('SIGHUP reloads the policy files; an invalid reload is refused and the running policy stays', async () => {
+    const origin = await startOrigin();
+    const config = testConfig({
+      clientIp: forwardedClientIp,
+      sites: [{ name: 'streams', hosts: [...motogpHosts, 'news.example'], origin: origin.url }],
+      policy: { files: ['policy.yaml'] },
+    });
+    const edge = await startEdge(config, { 'policy.yaml': { orders: [motogpOrder] } });
+    const policyFile = join(edge.dir, 'policy.yaml');
+    expect(await statusThroughEdge(edge.url, 'news.example', clientIps.FR)).toBe(200);
+
+    const newsOrder = {
+      ...motogpOrder,
+      id: 'fr-2025-news',
+      reference: 'RG 25/00003',
+      hosts: ['news.example'],
+    };
+    await writeFile(policyFile, stringify({ orders: [motogpOrder, newsOrder] }));
+    edge.process.kill('SIGHUP');
+    await edge.waitForLog((line) => line.msg === 'reloaded');
+    expect(await statusThroughEdge(edge.url, 'news.example', clientIps.FR)).toBe(451);
+    expect(await statusThroughEdge(edge.url, 'news.example', clientIps.GB)).toBe(200);
+    expect(await statusThroughEdge(edge.url, 'motogpstream.me', clientIps.FR)).toBe(451);
+
+    // Were it applied, this file would unblock every MotoGP host and news.example.
+    await writeFile(policyFile, stringify({ orders: [{ ...newsOrder, countries: ['FRANCE'] }] }));
+    edge.process.kill('SIGHUP');
+    const refused = await edge.waitForLog((line) => line.msg === 'reload refused; the running config stays');
+    expect(refused.level).toBe(50);
+    expect(JSON.stringify(refused.issues)).toContain(policyFile);
+    expect(JSON.stringify(refused.issues)).toContain('countries[0]');
+    expect(await statusThroughEdge(edge.url, 'news.example', clientIps.FR)).toBe(451);
+    expect(await statusThroughEdge(edge.url, 'news.example', clientIps.GB)).toBe(200);
+    for (const host of motogpHosts) expect(await statusThroughEdge(edge.url, host, clientIps.FR)).toBe(451);
+  });
+
+  it('SIGHUP with an invalid config file is refused and the node keeps serving with the running config', async () => {
+    const origin = await startOrigin();
+    const config = testConfig({
+      clientIp: forwardedClientIp,
+      sites: [{ name: 'streams', hosts: [...motogpHosts, 'news.example'], origin: origin.url }],
+      policy: { files: ['policy.yaml'] },
+    });
+    const edge = await startEdge(config, { 'policy.yaml': { orders: [motogpOrder] } });
+    await writeFile(edge.configFile, stringify({ ...config, sites: [], policy: { files: [] } }));
+    edge.process.kill('SIGHUP');
+    const refused = await edge.waitForLog((line) => line.msg === 'reload refused; the running config stays');
+    expect(JSON.stringify(refused.issues)).toContain('expected at least one site');
+    expect(await statusThroughEdge(edge.url, 'news.example', clientIps.FR)).toBe(200);
+    expect(await statusThroughEdge(edge.url, 'motogpstream.me', clientIps.FR)).toBe(451);
+  });
+
+  it('SIGTERM stops accepting, lets a request in flight to a slow origin finish with 200, and exits 0', async () => {
+    let originReceived: () => void = () => undefined;
+    const received = new Promise<void>((resolve) => {
+      originReceived = resolve;
+    });
+    const origin = await startOrigin((_req, res) => {
+      originReceived();
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('slow but complete\n');
+      }, 500);
+    });
+    const edge = await startEdge(
+      testConfig({ sites: [{ hosts: ['news.example'], origin: origin.url }], shutdown: { drainMs: 5_000 } }),
+    );
+
+    const inFlight = send(`${edge.url}/slow`, { headers: { host: 'news.example' } });
+    await received;
+    const exited = edge.stop('SIGTERM');
+    await edge.waitForLog((line) => line.msg === 'draining');
+    // The listener is closed: a new client is refused while the old request drains.
+    await expect(send(`${edge.url}/late`, { headers: { host: 'news.example' } })).rejects.toThrow();
+
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(response.body).toBe('slow but complete\n');
+    expect(await exited).toBe(0);
+    expect(origin.requests.map((request) => request.url)).toEqual(['/slow']);
+  });
+});

@@ -1,0 +1,40 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { onTestFinished } from 'vitest';
+
+export type RecordedRequest = { method: string; url: string; headers: IncomingMessage['headers']; rawHeaders: string[] };
+
+export type TestOrigin = {
+  url: string;
+  port: number;
+  server: Server;
+  /** Every request the origin received, in order: assert on what the edge forwarded. */
+  requests: RecordedRequest[];
+};
+
+/**
+ * A real node:http origin on a free port whose answers the test scripts. The default handler answers 200
+ * with a small body naming the path. Closed when the test finishes.
+ */
+export async function startOrigin(
+  handler: (req: IncomingMessage, res: ServerResponse) => void = (req, res) => {
+    const body = `origin says hello to ${req.url}\n`;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  },
+): Promise<TestOrigin> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
+    handler(req, res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  onTestFinished(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { url: `http://127.0.0.1:${port}`, port, server, requests };
+}

@@ -1,0 +1,55 @@
+import { describe, expect, test } from 'vitest';
+import { createFlight, createFlightTable } from './flight.js';
+
+describe('flight', () => {
+  test('the origin fetch is aborted when the last interested request leaves before the response', async () => {
+    const flight = createFlight(() => {});
+    flight.join();
+    flight.join();
+    flight.leave();
+    expect(flight.signal.aborted).toBe(false);
+    flight.leaderLeft();
+    expect(flight.signal.aborted).toBe(true);
+    expect(await flight.result).toEqual({ kind: 'released' });
+  });
+
+  test('once the response has arrived, nobody leaving aborts it (the fill goes on for the store)', () => {
+    const flight = createFlight(() => {});
+    flight.join();
+    flight.responded();
+    flight.leaderLeft();
+    expect(flight.signal.aborted).toBe(false);
+    expect(flight.leaderPresent).toBe(false);
+  });
+
+  test('a background flight has no leader and is never aborted for lack of interest', () => {
+    const flight = createFlight(() => {}, true);
+    expect(flight.leaderPresent).toBe(false);
+    flight.join();
+    flight.leave();
+    expect(flight.signal.aborted).toBe(false);
+  });
+
+  test('settles once; later results are ignored', async () => {
+    let settled = 0;
+    const flight = createFlight(() => {
+      settled += 1;
+    });
+    flight.settle({ kind: 'released' });
+    flight.settle({ kind: 'origin-failed', status: 503 });
+    expect(await flight.result).toEqual({ kind: 'released' });
+    expect(settled).toBe(1);
+  });
+
+  test('the table holds one registered flight per key until it settles', () => {
+    const table = createFlightTable();
+    const registered = table.start('k', { register: true });
+    const hidden = table.start('k', { register: false });
+    expect(table.get('k')).toBe(registered);
+    hidden.settle({ kind: 'released' });
+    expect(table.get('k')).toBe(registered);
+    registered.settle({ kind: 'released' });
+    expect(table.get('k')).toBeUndefined();
+    expect(table.size).toBe(0);
+  });
+});

@@ -1,0 +1,44 @@
+import type CachePolicy from 'http-cache-semantics';
+import type { PolicyRequest } from './policy.js';
+import type { StoredResponse } from './stores/store.js';
+import { variantKey, varyFields } from './vary.js';
+
+/** A stored response selected for a request, with its live policy. */
+export interface Found {
+  readonly entry: StoredResponse;
+  readonly policy: CachePolicy;
+  /** The headers to serve it with, when the evaluation already computed them (Age and Date set). */
+  readonly headers?: CachePolicy.Headers;
+}
+
+/** What the store holds for a request (the `cacheLookup` phase's verdict). */
+export type Lookup =
+  | { readonly kind: 'uri-miss' | 'vary-miss' }
+  | { readonly kind: 'fresh' | 'stale-while-revalidate' | 'revalidate'; readonly found: Found };
+
+/**
+ * Selects the stored variant for a request and asks http-cache-semantics how it may be used:
+ * `fresh` (serve), `stale-while-revalidate` (serve, refresh in background), `revalidate` (ask the origin
+ * first). `uri-miss` when nothing is stored under the key, `vary-miss` when no variant matches.
+ */
+export function lookupStored(
+  entries: readonly StoredResponse[],
+  request: PolicyRequest,
+  policyOf: (entry: StoredResponse) => CachePolicy,
+): Lookup {
+  if (entries.length === 0) return { kind: 'uri-miss' };
+  for (const entry of entries) {
+    if (!variantMatches(entry, request.headers)) continue;
+    const policy = policyOf(entry);
+    const evaluation = policy.evaluateRequest(request);
+    if (evaluation.response === undefined) return { kind: 'revalidate', found: { entry, policy } };
+    const found = { entry, policy, headers: evaluation.response.headers };
+    return { kind: evaluation.revalidation ? 'stale-while-revalidate' : 'fresh', found };
+  }
+  return { kind: 'vary-miss' };
+}
+
+/** Whether `entry` is the Vary variant that request headers `headers` select (RFC 9111 §4.1). */
+export function variantMatches(entry: StoredResponse, headers: Record<string, string>): boolean {
+  return variantKey(varyFields(entry.policy.resh.vary), headers) === entry.variant;
+}

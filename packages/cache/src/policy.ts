@@ -1,0 +1,94 @@
+import CachePolicy from 'http-cache-semantics';
+
+/** http-cache-semantics' parsed response Cache-Control directives (its `_rescc`, not in its types). */
+type Directives = Record<string, string | boolean>;
+
+function directivesOf(policy: CachePolicy): Directives {
+  return (policy as unknown as { _rescc: Directives })._rescc;
+}
+
+/** The request shape http-cache-semantics evaluates. */
+export interface PolicyRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** Response Cache-Control directives, as the library parsed them (for labelling, never for deciding). */
+export function responseDirectives(policy: CachePolicy): Readonly<Directives> {
+  return directivesOf(policy);
+}
+
+/**
+ * RFC 9111 §4.2.4: a cache must not serve stale when an explicit directive forbids it. http-cache-semantics
+ * 4.3 lets stale-while-revalidate and stale-if-error through regardless, so they are checked here.
+ * An explicit `stale-*` directive is taken as the origin's permission over the proxy-revalidate that
+ * s-maxage implies (§5.2.2.10), as CDNs do; `no-cache`, `must-revalidate` and `proxy-revalidate` win.
+ */
+export function forbidsStale(policy: CachePolicy): boolean {
+  const directives = directivesOf(policy);
+  return (
+    directives['no-cache'] !== undefined ||
+    directives['must-revalidate'] !== undefined ||
+    directives['proxy-revalidate'] !== undefined
+  );
+}
+
+/**
+ * A CachePolicy class whose clock is `clock` (epoch ms), so tests and the cache agree on "now", with two
+ * corrections to http-cache-semantics 4.3.0:
+ * - a *fresh* `must-revalidate` response is served without revalidation (RFC 9111 §5.2.2.2 restricts only
+ *   stale reuse; upstream regression kornelski/http-cache-semantics#54, still open);
+ * - stale-while-revalidate is not used where `forbidsStale` says so.
+ * The tests in http-cache.test files pin both, so an upgrade that fixes #54 shows up.
+ */
+export function createPolicyClass(clock: () => number): typeof CachePolicy {
+  return class EdgeCachePolicy extends CachePolicy {
+    // Not in the library's types, but documented there as the clock to replace.
+    now(): number {
+      return clock();
+    }
+
+    override evaluateRequest(request: CachePolicy.Request): CachePolicy.EvaluateRequestResult {
+      const directives = directivesOf(this);
+      const mustRevalidate = directives['must-revalidate'];
+      if (mustRevalidate !== undefined && !this.stale()) {
+        delete directives['must-revalidate'];
+        try {
+          return super.evaluateRequest(request);
+        } finally {
+          directives['must-revalidate'] = mustRevalidate;
+        }
+      }
+      const result = super.evaluateRequest(request);
+      if (result.response && result.revalidation && forbidsStale(this)) {
+        return { response: undefined, revalidation: { ...result.revalidation, synchronous: true } };
+      }
+      return result;
+    }
+  };
+}
+
+/**
+ * Whether a stored response may be served because the origin failed (RFC 5861 §4 stale-if-error), asked
+ * of http-cache-semantics: `revalidatedPolicy` with no response keeps the old policy exactly when its
+ * stale-if-error window is open, and throws otherwise.
+ */
+export function allowsStaleIfError(policy: CachePolicy, request: PolicyRequest): boolean {
+  if (forbidsStale(policy)) return false;
+  try {
+    return policy.revalidatedPolicy(request, undefined).policy === policy;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the response carries a validator, so a stale copy can be refreshed by a 304 (RFC 9111 §4.3.1). */
+export function hasValidator(headers: Readonly<Record<string, unknown>>): boolean {
+  return headers.etag !== undefined || headers['last-modified'] !== undefined;
+}
+
+/** Remaining freshness in whole seconds, negative once stale: RFC 9211's `ttl` parameter. */
+export function ttlSeconds(policy: CachePolicy): number {
+  return Math.round(policy.maxAge() - policy.age());
+}

@@ -1,0 +1,74 @@
+import { makeCacheKey } from './cache-key.js';
+import { CacheError } from './errors.js';
+import type { StoreSelector } from './stores/store.js';
+import type { PurgeSelector } from './types.js';
+
+/**
+ * Turns an operator's purge selector into what the store understands, checking it first: exactly one
+ * kind, non-empty strings, a `/` after the host of a URL or prefix. Throws `CACHE_PURGE_INVALID`
+ * (source `client`) with a message naming the selector and what was expected.
+ */
+export function toStoreSelector(selector: PurgeSelector): StoreSelector {
+  const given = Object.keys(selector ?? {});
+  if (given.length !== 1) {
+    throw invalid(`give exactly one of url, host, prefix, surrogateKey or all, got ${describe(given)}`);
+  }
+  if ('all' in selector) {
+    if (selector.all !== true) throw invalid('all must be true');
+    return { kind: 'all' };
+  }
+  if ('surrogateKey' in selector) {
+    return { kind: 'surrogate-key', surrogateKey: nonEmpty('surrogateKey', selector.surrogateKey) };
+  }
+  if ('host' in selector) return { kind: 'host', host: hostOnly(nonEmpty('host', selector.host)) };
+  if ('prefix' in selector) {
+    const { host, path } = splitHostAndPath('prefix', nonEmpty('prefix', selector.prefix));
+    return { kind: 'host', host, pathPrefix: path };
+  }
+  if ('url' in selector) {
+    const { host, path } = splitHostAndPath('url', nonEmpty('url', selector.url));
+    return { kind: 'key', key: makeCacheKey({ method: 'GET', host, path }) };
+  }
+  throw invalid(`unknown selector ${describe(given)}; expected url, host, prefix, surrogateKey or all`);
+}
+
+/** `https://example.com/a?b` or `example.com/a?b` → host `example.com`, path `/a?b` (never re-encoded). */
+function splitHostAndPath(field: string, value: string): { host: string; path: string } {
+  const withoutScheme = value.replace(/^https?:\/\//i, '');
+  const slash = withoutScheme.indexOf('/');
+  if (slash <= 0) {
+    throw invalid(
+      `${field} must be a host followed by a path starting with "/", got ${JSON.stringify(value)}`,
+    );
+  }
+  return { host: hostOnly(withoutScheme.slice(0, slash)), path: withoutScheme.slice(slash) };
+}
+
+/**
+ * Purge hosts are compared with stored hosts as they are, so they must already be normalised
+ * (`normalizeHost` of @edge451/policy: lower-case A-labels). Refusing anything else turns a purge that
+ * would silently match nothing into a clear error.
+ */
+function hostOnly(host: string): string {
+  if (!/^[a-z0-9._:[\]-]+$/.test(host)) {
+    throw invalid(
+      `host must be normalised (lower-case, as normalizeHost returns it), got ${JSON.stringify(host)}`,
+    );
+  }
+  return host;
+}
+
+function nonEmpty(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw invalid(`${field} must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function describe(fields: string[]): string {
+  return fields.length === 0 ? 'nothing' : fields.join(', ');
+}
+
+function invalid(message: string): CacheError {
+  return new CacheError('CACHE_PURGE_INVALID', `invalid purge selector: ${message}`, 'client');
+}

@@ -1,0 +1,115 @@
+import type { Readable } from 'node:stream';
+import type { RequestContext } from './cache-context.js';
+import { type CacheStatusFacts, formatCacheStatus, prependCacheStatus } from './cache-status.js';
+import { isNotModified, notModifiedHeaders } from './client-conditionals.js';
+import type { Found } from './lookup.js';
+import { ttlSeconds } from './policy.js';
+import type {
+  CacheOutcome,
+  CacheReply,
+  HeaderMap,
+  NotStoredReason,
+  OriginResponse,
+  StoreResult,
+} from './types.js';
+
+/** The parts of a reply before Cache-Status is added. */
+export interface ReplyParts {
+  status: number;
+  headers: HeaderMap;
+  body: Readable | Buffer | null;
+  outcome: CacheOutcome;
+  facts: CacheStatusFacts;
+  notStored?: NotStoredReason | undefined;
+  storing?: Promise<StoreResult> | undefined;
+  collapsed?: boolean | undefined;
+  /** Cache-Status `ttl`, when not already in `facts`. */
+  ttlSeconds?: number | undefined;
+}
+
+/** Assembles a `CacheReply`: defined headers only, this cache's Cache-Status member first. */
+export function makeReply(name: string, parts: ReplyParts): CacheReply {
+  const cacheStatus = formatCacheStatus(name, parts.facts, parts.ttlSeconds ?? parts.facts.ttlSeconds);
+  const headers = definedHeaders(parts.headers);
+  headers['cache-status'] = prependCacheStatus(parts.headers, cacheStatus);
+  const reply: CacheReply = {
+    status: parts.status,
+    headers,
+    body: parts.body,
+    outcome: parts.outcome,
+    cacheStatus,
+  };
+  if (parts.notStored !== undefined) reply.notStored = parts.notStored;
+  if (parts.storing !== undefined) reply.storing = parts.storing;
+  if (parts.collapsed) reply.collapsed = true;
+  return reply;
+}
+
+/** A copy of `headers` without the undefined ones. */
+export function definedHeaders(headers: HeaderMap): Record<string, string | string[]> {
+  const defined: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) defined[name] = value;
+  }
+  return defined;
+}
+
+/**
+ * Answers from a stored response: headers from http-cache-semantics (`Age` and `Date` updated, hop-by-hop
+ * removed), Content-Length of the stored body, no body for HEAD, and 304 when the client's validators
+ * match (client-conditionals.ts).
+ */
+export function replyFromStored(
+  context: RequestContext,
+  found: Found,
+  outcome: CacheOutcome,
+  facts: CacheStatusFacts,
+  collapsed = false,
+): CacheReply {
+  const { entry, policy } = found;
+  const status = entry.policy.st;
+  const headers = (found.headers ?? policy.responseHeaders()) as Record<string, string | string[]>;
+  const ttl = ttlSeconds(policy);
+  if (isNotModified(context.request.headers, status, headers)) {
+    const notModified = notModifiedHeaders(headers);
+    return makeReply(context.cache.name, {
+      status: 304,
+      headers: notModified,
+      body: null,
+      outcome,
+      facts,
+      collapsed,
+      ttlSeconds: ttl,
+    });
+  }
+  const withBody = mayHaveBody(status);
+  if (withBody) headers['content-length'] = String(entry.body.length);
+  const body = withBody && context.request.method !== 'HEAD' ? entry.body : null;
+  return makeReply(context.cache.name, { status, headers, body, outcome, facts, collapsed, ttlSeconds: ttl });
+}
+
+/** Whether a response with `status` carries content (RFC 9110 §6.4.1). */
+export function mayHaveBody(status: number): boolean {
+  return status >= 200 && status !== 204 && status !== 304;
+}
+
+/** Bodies up to this size are read and dropped, keeping the origin connection reusable. */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * Gets rid of an origin body nobody will read: an empty or small declared body is drained so the
+ * connection can be reused; anything else is destroyed rather than downloaded for nothing.
+ */
+export function discardBody(response: OriginResponse): void {
+  const { body } = response;
+  if (body.destroyed) return;
+  const declared = Number(response.headers['content-length']);
+  const empty = !mayHaveBody(response.status);
+  if (empty || (Number.isFinite(declared) && declared <= DRAIN_LIMIT_BYTES)) {
+    body.on('error', () => {});
+    body.resume();
+  } else {
+    body.destroy();
+  }
+}

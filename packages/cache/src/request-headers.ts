@@ -1,0 +1,114 @@
+import type { HeaderMap } from './types.js';
+
+/**
+ * Client headers that ask an origin (or a framework in front of it) to use another URL, method, host or
+ * scheme than the request line says. The key cannot contain them, so they never reach the origin on a
+ * cacheable request: otherwise one client could make the origin produce a different resource and have it
+ * stored under everybody's key (web cache poisoning). `Forwarded` goes too (its `host=`/`proto=` would be
+ * such an input); `X-Forwarded-For` stays. `X-Forwarded-Host` / `-Proto` are the edge's own (DECISIONS 8)
+ * and stay, as implicit Vary fields (vary.ts).
+ */
+const OVERRIDE_HEADERS = [
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-forwarded-server',
+  'x-forwarded-scheme',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-ssl',
+  'x-url-scheme',
+  'front-end-https',
+  'x-host',
+  'x-original-host',
+  'forwarded',
+] as const;
+
+/**
+ * Client validators are answered by the cache itself (client-conditionals.ts); the origin is asked for a
+ * full response it can store, or for a 304 against the cache's own validators.
+ */
+const CLIENT_CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since'] as const;
+
+/**
+ * Request Cache-Control and Pragma are ignored, as Varnish, nginx and Fastly do: any client could
+ * otherwise force origin traffic (`no-cache`, `max-age=0`) for everybody's cache.
+ */
+const IGNORED_REQUEST_DIRECTIVES = ['cache-control', 'pragma'] as const;
+
+/** One header's value as a single string (repeated fields joined with `, `, RFC 9110 §5.3), or undefined. */
+export function headerValue(headers: HeaderMap, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The headers the cache hands to `fetchOrigin` for a GET/HEAD it may store. */
+export function originRequestHeaders(headers: HeaderMap): HeaderMap {
+  const copy: HeaderMap = { ...headers };
+  for (const name of OVERRIDE_HEADERS) delete copy[name];
+  for (const name of CLIENT_CONDITIONAL_HEADERS) delete copy[name];
+  return copy;
+}
+
+/** The headers for a request the cache only forwards (HEAD miss, store failure): overrides removed, validators kept. */
+export function passRequestHeaders(headers: HeaderMap): HeaderMap {
+  const copy: HeaderMap = { ...headers };
+  for (const name of OVERRIDE_HEADERS) delete copy[name];
+  return copy;
+}
+
+/**
+ * The request headers http-cache-semantics evaluates: single strings, request directives removed, and the
+ * normalised host as `host` (its URL match compares `host`; the client's raw Host never takes part).
+ */
+export function policyRequestHeaders(headers: HeaderMap, host: string): Record<string, string> {
+  const result = joinedHeaders(headers);
+  for (const name of IGNORED_REQUEST_DIRECTIVES) delete result[name];
+  result.host = host;
+  return result;
+}
+
+/** A copy with every defined header as one string (repeated fields joined with `, `). */
+export function joinedHeaders(headers: HeaderMap): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headerValue(headers, name);
+    if (value !== undefined) result[name] = value;
+  }
+  return result;
+}
+
+/**
+ * The request headers kept with a stored response: only what the policy needs later (host, the Vary'ed
+ * fields, and whether credentials were present), so no visitor's cookies or tokens sit in a shared store.
+ */
+export function storedRequestHeaders(
+  policyHeaders: Record<string, string>,
+  varyFields: readonly string[],
+): Record<string, string> {
+  const kept: Record<string, string> = { host: policyHeaders.host ?? '' };
+  // http-cache-semantics only tests whether Authorization was present (RFC 9111 §3.5).
+  if (policyHeaders.authorization !== undefined) kept.authorization = 'present';
+  for (const field of varyFields) {
+    const value = policyHeaders[field];
+    if (value !== undefined) kept[field] = value;
+  }
+  return kept;
+}
+
+/**
+ * Response headers as http-cache-semantics expects them: single strings, except `set-cookie` which stays
+ * a list so it survives storage unchanged.
+ */
+export function policyResponseHeaders(headers: HeaderMap): Record<string, string | string[]> {
+  const result: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    result[name] = name === 'set-cookie' ? value : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return result;
+}

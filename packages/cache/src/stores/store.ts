@@ -1,0 +1,52 @@
+import type CachePolicy from 'http-cache-semantics';
+
+/**
+ * One stored response: one Vary variant of one cache key. Plain data, so any backend can serialise it
+ * (the body as bytes, the rest as JSON).
+ */
+export interface StoredResponse {
+  /** `makeCacheKey` of the request that filled it. */
+  readonly key: string;
+  /** Opaque variant identity under the key (the cache's `variantKey`: forwarding scheme/host and Vary'ed headers). */
+  readonly variant: string;
+  /** Normalised host, for purge by host and prefix. */
+  readonly host: string;
+  /** Path and query exactly as requested, for purge by prefix. */
+  readonly path: string;
+  /** Tags from `Surrogate-Key` / `Cache-Tag`, for purge by surrogate key. */
+  readonly surrogateKeys: readonly string[];
+  /** http-cache-semantics' serialised policy: status, response headers, timing, Vary'ed request headers. */
+  readonly policy: CachePolicy.CachePolicyObject;
+  readonly body: Buffer;
+  /** Epoch ms after which the entry is useless (past freshness, stale windows and revalidation retention). */
+  readonly expiresAt: number;
+}
+
+/** Which entries `CacheStore.delete` removes. `key` without `variant` removes every variant of the key. */
+export type StoreSelector =
+  | { readonly kind: 'key'; readonly key: string; readonly variant?: string }
+  | { readonly kind: 'host'; readonly host: string; readonly pathPrefix?: string }
+  | { readonly kind: 'surrogate-key'; readonly surrogateKey: string }
+  | { readonly kind: 'all' };
+
+/**
+ * Where responses are kept: the memory tier here, a Redis tier later. Four members, like undici's
+ * `CacheStore` (get, createWriteStream, delete), so a backend is small to write; every implementation runs
+ * the `describeCacheStore` contract suite (packages/cache/test/describe-cache-store.ts).
+ * Rules every implementation keeps:
+ * - operations may reject; the cache counts the failure and serves from the origin instead;
+ * - `get` never returns an entry whose `expiresAt` has passed;
+ * - setting an entry with an existing `key` + `variant` replaces it;
+ * - bodies come back byte for byte; `set` takes ownership of the entry (the caller never mutates it after),
+ *   and callers of `get` must not mutate what they receive (the memory store hands out the same objects).
+ */
+export interface CacheStore {
+  /** Every variant stored under `key` (empty when none). A read counts as a use for eviction. */
+  get(key: string): Promise<readonly StoredResponse[]>;
+  /** Stores or replaces an entry; resolves `false` when the store declines it (too large for it). */
+  set(entry: StoredResponse): Promise<boolean>;
+  /** Removes what `selector` names; resolves with how many entries went. */
+  delete(selector: StoreSelector): Promise<number>;
+  /** Entries and bytes this store holds, as far as this process knows (a shared store may approximate). */
+  readonly stats: { readonly entries: number; readonly bytes: number };
+}

@@ -1,0 +1,37 @@
+import type { HeaderMap } from './types.js';
+
+/**
+ * Headers that talk to this cache, not to clients: they are read, then removed from every reply and
+ * from stored headers. `Surrogate-Control` is removed but not interpreted (freshness comes from
+ * Cache-Control only).
+ */
+const SURROGATE_HEADERS = ['surrogate-key', 'surrogate-control', 'cache-tag'] as const;
+
+/** Most keys one response may carry; the rest are ignored, so an origin cannot bloat the index. */
+const MAX_KEYS_PER_RESPONSE = 256;
+
+/**
+ * The purge tags an origin response carries: `Surrogate-Key` is space-separated (Fastly), `Cache-Tag`
+ * comma-separated (Cloudflare). Both are read, duplicates dropped, order kept, case kept.
+ */
+export function surrogateKeysOf(headers: HeaderMap): string[] {
+  const keys = new Set<string>();
+  const add = (value: string | string[] | undefined, separator: string | RegExp) => {
+    for (const part of [value ?? []].flat()) {
+      for (const key of part.split(separator)) {
+        const trimmed = key.trim();
+        if (trimmed.length > 0 && keys.size < MAX_KEYS_PER_RESPONSE) keys.add(trimmed);
+      }
+    }
+  };
+  add(headers['surrogate-key'], /\s+/);
+  add(headers['cache-tag'], ',');
+  return [...keys];
+}
+
+/** A copy of `headers` without the surrogate headers (what clients and the store get). */
+export function withoutSurrogateHeaders<T extends HeaderMap>(headers: T): T {
+  const copy = { ...headers };
+  for (const name of SURROGATE_HEADERS) delete copy[name];
+  return copy;
+}

@@ -1,0 +1,37 @@
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Remembers, for a while, the keys whose last response could not be stored ("hit-for-miss" in Varnish),
+ * so that requests for them go straight to the origin instead of queueing behind one another — the
+ * coalescing trap nginx's proxy_cache_lock falls into (BENCHMARKING.md). A remembered key is still
+ * stored if its next response is storable; only coalescing is off.
+ */
+export interface UncacheableMemory {
+  has(key: string): boolean;
+  remember(key: string): void;
+  forget(key: string): void;
+}
+
+/** Keys are kept `memoryMs` (by `clock`), at most `maxKeys` of them (least recently used go first). */
+export function createUncacheableMemory(
+  memoryMs: number,
+  clock: () => number,
+  maxKeys = 10_000,
+): UncacheableMemory {
+  const until = new LRUCache<string, number>({ max: maxKeys });
+  return {
+    has(key) {
+      const expiry = until.peek(key);
+      if (expiry === undefined) return false;
+      if (expiry > clock()) return true;
+      until.delete(key);
+      return false;
+    },
+    remember(key) {
+      if (memoryMs > 0) until.set(key, clock() + memoryMs);
+    },
+    forget(key) {
+      until.delete(key);
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { createHttpCache } from '@edge451/cache';
+import { describe, expect, test } from 'vitest';
+import { cacheRequest, fetchThrough, manualClock } from './support/client.js';
+import { respondWith, startOrigin } from './support/origin.js';
+
+describe('freshness', () => {
+  test('Age grows with the injected clock and the entry goes stale after max-age', async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60' }, 'v1'));
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/f'));
+
+    clock.advance(59);
+    const fresh = await fetchThrough(cache, origin, cacheRequest('/f'));
+    expect(fresh).toMatchObject({ outcome: 'hit', cacheStatus: 'edge451; hit; ttl=1' });
+    expect(fresh.headers.age).toBe('59');
+
+    clock.advance(2);
+    const expired = await fetchThrough(cache, origin, cacheRequest('/f'));
+    expect(expired.outcome).toBe('miss');
+    // Without a validator or a stale-* window an expired entry is of no further use: the store dropped it.
+    expect(expired.cacheStatus).toBe('edge451; fwd=uri-miss; fwd-status=200; stored; ttl=60');
+    expect(origin.count()).toBe(2);
+  });
+
+  test("the origin's Age counts against freshness", async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60', age: '50' }, 'x'));
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/aged'));
+    clock.advance(5);
+    const hit = await fetchThrough(cache, origin, cacheRequest('/aged'));
+    expect(hit.headers.age).toBe('55');
+    clock.advance(6);
+    expect((await fetchThrough(cache, origin, cacheRequest('/aged'))).outcome).toBe('miss');
+  });
+
+  test('s-maxage wins over max-age in a shared cache', async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=5, s-maxage=100' }, 'x'));
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/s'));
+    clock.advance(50);
+    expect((await fetchThrough(cache, origin, cacheRequest('/s'))).outcome).toBe('hit');
+  });
+
+  test('Expires gives freshness relative to the origin Date', async () => {
+    const now = Date.now();
+    const origin = await startOrigin(
+      respondWith(
+        200,
+        { date: new Date(now).toUTCString(), expires: new Date(now + 120_000).toUTCString() },
+        'x',
+      ),
+    );
+    const clock = manualClock(now);
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/e'));
+    clock.advance(100);
+    expect((await fetchThrough(cache, origin, cacheRequest('/e'))).outcome).toBe('hit');
+    clock.advance(30);
+    expect((await fetchThrough(cache, origin, cacheRequest('/e'))).outcome).toBe('miss');
+  });
+
+  test("a client's Cache-Control and Pragma cannot make the cache go to the origin", async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60' }, 'x'));
+    const cache = createHttpCache();
+    await fetchThrough(cache, origin, cacheRequest('/c'));
+    for (const headers of [
+      { 'cache-control': 'no-cache' },
+      { 'cache-control': 'max-age=0' },
+      { pragma: 'no-cache' },
+      { 'cache-control': 'no-store' },
+    ]) {
+      expect((await fetchThrough(cache, origin, cacheRequest('/c', headers))).outcome).toBe('hit');
+    }
+    expect(origin.count()).toBe(1);
+  });
+
+  test('#54 workaround: a fresh must-revalidate response is served from cache without asking the origin', async () => {
+    const origin = await startOrigin(
+      respondWith(200, { 'cache-control': 'max-age=60, must-revalidate', etag: '"1"' }, 'x'),
+    );
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/m'));
+    clock.advance(30);
+    expect((await fetchThrough(cache, origin, cacheRequest('/m'))).outcome).toBe('hit');
+    expect(origin.count()).toBe(1);
+  });
+
+  test('a stale must-revalidate response is revalidated before use', async () => {
+    const origin = await startOrigin(
+      respondWith(200, { 'cache-control': 'max-age=60, must-revalidate', etag: '"1"' }, 'x'),
+    );
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/m'));
+    origin.answer(respondWith(304, { 'cache-control': 'max-age=60, must-revalidate', etag: '"1"' }));
+    clock.advance(61);
+    const reply = await fetchThrough(cache, origin, cacheRequest('/m'));
+    expect(reply).toMatchObject({ outcome: 'revalidated', text: 'x' });
+    expect(origin.requests[1]?.headers['if-none-match']).toBe('"1"');
+  });
+
+  test('a no-cache response with a validator is stored and revalidated on every use', async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'no-cache', etag: '"v"' }, 'body'));
+    const cache = createHttpCache();
+    expect(await (await fetchThrough(cache, origin, cacheRequest('/nc'))).storing).toBe('stored');
+    origin.answer(respondWith(304, { etag: '"v"' }));
+    for (let round = 0; round < 2; round += 1) {
+      const reply = await fetchThrough(cache, origin, cacheRequest('/nc'));
+      expect(reply).toMatchObject({ status: 200, outcome: 'revalidated', text: 'body' });
+    }
+    expect(origin.count()).toBe(3);
+  });
+});

@@ -1,0 +1,71 @@
+import { createHttpCache } from '@edge451/cache';
+import { describe, expect, test } from 'vitest';
+import { cacheRequest, fetchThrough } from './support/client.js';
+import { startOrigin } from './support/origin.js';
+
+describe('Vary', () => {
+  test('variants are stored under one key and each request gets the variant its headers select', async () => {
+    const origin = await startOrigin((request, response) => {
+      const language = request.headers['accept-language'] ?? 'none';
+      response
+        .writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' })
+        .end(`lang=${language}`);
+    });
+    const cache = createHttpCache();
+    const fr = await fetchThrough(cache, origin, cacheRequest('/v', { 'accept-language': 'fr' }));
+    expect(fr.cacheStatus).toBe('edge451; fwd=uri-miss; fwd-status=200; stored; ttl=60');
+    await fr.storing;
+    const en = await fetchThrough(cache, origin, cacheRequest('/v', { 'accept-language': 'en' }));
+    expect(en).toMatchObject({ outcome: 'miss', text: 'lang=en' });
+    expect(en.cacheStatus).toBe('edge451; fwd=vary-miss; fwd-status=200; stored; ttl=60');
+    await en.storing;
+
+    expect(await fetchThrough(cache, origin, cacheRequest('/v', { 'accept-language': 'fr' }))).toMatchObject({
+      outcome: 'hit',
+      text: 'lang=fr',
+    });
+    expect(await fetchThrough(cache, origin, cacheRequest('/v', { 'accept-language': 'en' }))).toMatchObject({
+      outcome: 'hit',
+      text: 'lang=en',
+    });
+    expect((await fetchThrough(cache, origin, cacheRequest('/v'))).text).toBe('lang=none');
+    expect(origin.count()).toBe(3);
+    expect(cache.stats.entries).toBe(3);
+    expect(await cache.purge({ url: 'https://example.com/v' })).toBe(3);
+  });
+
+  test('an absent Vary header and an empty one select different variants', async () => {
+    const origin = await startOrigin((request, response) => {
+      response
+        .writeHead(200, { 'cache-control': 'max-age=60', vary: 'x-flag' })
+        .end(`flag=${request.headers['x-flag'] ?? 'absent'}`);
+    });
+    const cache = createHttpCache();
+    await (await fetchThrough(cache, origin, cacheRequest('/e', { 'x-flag': '' }))).storing;
+    expect((await fetchThrough(cache, origin, cacheRequest('/e'))).text).toBe('flag=absent');
+  });
+
+  test('the scheme the edge reports (X-Forwarded-Proto) selects its own variant, so an http redirect never reaches https clients', async () => {
+    const origin = await startOrigin((request, response) => {
+      if (request.headers['x-forwarded-proto'] === 'http') {
+        response.writeHead(301, { location: 'https://example.com/r', 'cache-control': 'max-age=3600' }).end();
+      } else {
+        response.writeHead(200, { 'cache-control': 'max-age=3600' }).end('secure page');
+      }
+    });
+    const cache = createHttpCache();
+    const plain = await fetchThrough(cache, origin, cacheRequest('/r', { 'x-forwarded-proto': 'http' }));
+    expect(plain.status).toBe(301);
+    await plain.storing;
+    const secure = await fetchThrough(cache, origin, cacheRequest('/r', { 'x-forwarded-proto': 'https' }));
+    expect(secure).toMatchObject({ status: 200, text: 'secure page' });
+    await secure.storing;
+    expect(
+      (await fetchThrough(cache, origin, cacheRequest('/r', { 'x-forwarded-proto': 'http' }))).status,
+    ).toBe(301);
+    expect(
+      (await fetchThrough(cache, origin, cacheRequest('/r', { 'x-forwarded-proto': 'https' }))).status,
+    ).toBe(200);
+    expect(origin.count()).toBe(2);
+  });
+});

@@ -31,7 +31,7 @@ type AuditEntry = {
 type PolicyView = {
   version: number;
   hostCount: number;
-  orders: Array<Record<string, unknown> & { id: string }>;
+  orders: Array<Record<string, unknown> & { id: string; hostCount: number }>;
 };
 type ErrorAnswer = { error: string; issues?: Array<{ path: string; message: string }> };
 type DecisionAnswer = {
@@ -226,7 +226,15 @@ describe('reading the policy', () => {
       url: motogpOrder.url,
       countries: ['FR'],
     });
-    expect(JSON.stringify(answer.json.orders[0]?.hosts)).toContain('tarjetarojaenvivo.lat');
+    // Orders are listed without their (possibly millions of) hosts; hostCount follows notifications.
+    expect(answer.json.orders[0]?.hostCount).toBe(3);
+    await callAdmin(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+      body: notification([mirrorHost]),
+    });
+    const after = await callAdmin<PolicyView>(edge, 'GET', '/policy');
+    expect(after.json.version).toBe(answer.json.version + 1);
+    expect(after.json.hostCount).toBe(4);
+    expect(after.json.orders[0]?.hostCount).toBe(4);
   });
 });
 
@@ -379,6 +387,25 @@ describe('notifications and lifts', () => {
     expect(await statusThroughEdge(edge.url, 'tarjetarojaenvivo.lat', clientIps.FR)).toBe(451);
   });
 
+  it('a lift names the host however it is written, and a host the order does not name is refused with 400', async () => {
+    const { edge } = await startBlockingEdge();
+    const lifted = await callAdmin<ChangeAnswer>(
+      edge,
+      'DELETE',
+      `/orders/${motogpOrder.id}/hosts/LiveTV821.ME.`,
+    );
+    expect(lifted.status).toBe(200);
+    expect(await statusThroughEdge(edge.url, 'livetv821.me', clientIps.FR)).toBe(200);
+    const before = await policyVersion(edge);
+    const unknown = await callAdmin<ErrorAnswer>(
+      edge,
+      'DELETE',
+      `/orders/${motogpOrder.id}/hosts/${unrelatedHost}`,
+    );
+    expect(unknown.status).toBe(400);
+    expect(await policyVersion(edge)).toBe(before);
+  });
+
   it('a notification blocks again a host that was lifted (DECISIONS #6)', async () => {
     const { edge } = await startBlockingEdge();
     expect((await callAdmin(edge, 'DELETE', `/orders/${motogpOrder.id}/hosts/livetv821.me`)).status).toBe(
@@ -418,12 +445,17 @@ describe('GET /decide', () => {
       client: { ip: null, country: 'FR', countrySource: 'given' },
     });
 
+    // Not blocked, but the answer still names the order that covers the host and says why it did not apply.
     const fromUs = await decide({ host: 'motogpstream.me', ip: clientIps.US });
     expect(fromUs.json).toMatchObject({
       blocked: false,
-      order: null,
+      reason: 'country-not-covered',
+      order: { id: motogpOrder.id },
       client: { country: 'US', countrySource: 'database' },
     });
+
+    const unrelated = await decide({ host: unrelatedHost, ip: clientIps.FR });
+    expect(unrelated.json).toMatchObject({ blocked: false, reason: 'no-order', order: null });
   });
 
   it('a query without a host, without ip or country, or with a malformed one is refused with 400', async () => {
@@ -547,6 +579,36 @@ describe('persistence', () => {
     expect(await policyVersion(restarted)).toBeGreaterThanOrEqual(versionBefore);
     const auditAfter = (await callAdmin<{ entries: AuditEntry[] }>(restarted, 'GET', '/audit')).json.entries;
     expect(auditAfter).toEqual(expect.arrayContaining(auditBefore));
+  });
+});
+
+describe('persistence when the files move on', () => {
+  it('a stored change that no longer applies to the policy files is skipped with a warning; the rest stays', async () => {
+    const { edge, config } = await startBlockingEdge();
+    const f1 = {
+      authority: 'Tribunal judiciaire de Paris',
+      reference: 'RG 25/00002',
+      countries: ['FR'],
+      hosts: ['f1.mirrors.test'],
+    };
+    expect((await callAdmin(edge, 'PUT', '/orders/fr-2025-f1', { body: f1 })).status).toBe(200);
+    expect(
+      (
+        await callAdmin(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+          body: notification([mirrorHost]),
+        })
+      ).status,
+    ).toBe(200);
+    expect(await edge.stop('SIGTERM')).toBe(0);
+
+    // The operator removes the MotoGP order from the files: its stored notification has nothing to apply to.
+    const otherOrder = { ...motogpOrder, id: 'fr-2025-other', hosts: ['livetv821.me'] };
+    const restarted = await startEdge(config, { 'policy.yaml': { orders: [otherOrder] } }, { dir: edge.dir });
+    await restarted.waitForLog((line) => line.msg === 'stored policy change no longer applies; skipped');
+    expect(await statusThroughEdge(restarted.url, mirrorHost, clientIps.FR)).toBe(200);
+    expect(await statusThroughEdge(restarted.url, 'motogpstream.me', clientIps.FR)).toBe(200);
+    expect(await statusThroughEdge(restarted.url, 'livetv821.me', clientIps.FR)).toBe(451);
+    expect(await statusThroughEdge(restarted.url, 'f1.mirrors.test', clientIps.FR)).toBe(451);
   });
 });
 

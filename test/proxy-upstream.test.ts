@@ -18,7 +18,9 @@ function siteConfig(origin: string, site: Record<string, unknown> = {}) {
 }
 const files = {
   'policy.yaml': {
-    orders: [{ id: 'o1', authority: 'Court', reference: 'R1', countries: ['FR'], hosts: ['blocked.example'] }],
+    orders: [
+      { id: 'o1', authority: 'Court', reference: 'R1', countries: ['FR'], hosts: ['blocked.example'] },
+    ],
   },
 };
 
@@ -65,11 +67,18 @@ describe('headers on the way to the origin', () => {
 
   it('strips hop-by-hop headers from the response and adds Via and the site response headers', async () => {
     const origin = await startOrigin((_req, res) => {
-      res.writeHead(200, { connection: 'X-Origin-Hop', 'x-origin-hop': 'secret', 'x-kept': 'yes', 'content-length': '2' });
+      res.writeHead(200, {
+        connection: 'X-Origin-Hop',
+        'x-origin-hop': 'secret',
+        'x-kept': 'yes',
+        'content-length': '2',
+      });
       res.end('ok');
     });
     const edge = await startEdge(
-      siteConfig(origin.url, { headers: { request: {}, response: { 'Strict-Transport-Security': 'max-age=60' } } }),
+      siteConfig(origin.url, {
+        headers: { request: {}, response: { 'Strict-Transport-Security': 'max-age=60' } },
+      }),
       files,
     );
     const response = await send(`${edge.url}/`, { headers: { host: 'www.example.com' } });
@@ -115,10 +124,16 @@ describe('bodies stream both ways', () => {
       req.on('end', () => res.end(String(length)));
     });
     const edge = await startEdge(siteConfig(origin.url), files);
-    const body = Readable.from((function* () {
-      for (let index = 0; index < 64; index += 1) yield Buffer.alloc(64 * 1024, 1);
-    })());
-    const response = await request(`${edge.url}/upload`, { method: 'POST', headers: { host: 'www.example.com' }, body });
+    const body = Readable.from(
+      (function* () {
+        for (let index = 0; index < 64; index += 1) yield Buffer.alloc(64 * 1024, 1);
+      })(),
+    );
+    const response = await request(`${edge.url}/upload`, {
+      method: 'POST',
+      headers: { host: 'www.example.com' },
+      body,
+    });
     expect(await response.body.text()).toBe(String(64 * 64 * 1024));
   });
 });
@@ -171,25 +186,52 @@ describe('failures', () => {
 });
 
 describe('upgrades', () => {
-  it('proxies a WebSocket upgrade after the decision and echoes frames both ways', async () => {
-    const origin = await startOrigin();
-    origin.server.on('upgrade', (_req, socket: Socket) => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      socket.on('data', (data) => socket.write(data));
-    });
-    const edge = await startEdge(siteConfig(origin.url), files);
-    const { hostname, port } = new URL(edge.url);
+  async function upgradeThroughEdge(edgeUrl: string, host = 'www.example.com'): Promise<Socket> {
+    const { hostname, port } = new URL(edgeUrl);
     const socket = connect(Number(port), hostname);
     socket.write(
-      'GET /ws HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
     );
     const [head] = (await once(socket, 'data')) as [Buffer];
     expect(head.toString()).toMatch(/^HTTP\/1\.1 101/);
+    return socket;
+  }
+
+  it('proxies a WebSocket upgrade and closes the origin side when the client leaves', async () => {
+    const origin = await startOrigin();
+    const originClosed = new Promise<void>((resolve) => {
+      origin.server.on('upgrade', (_req, socket: Socket) => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+        socket.on('data', (data) => socket.write(data));
+        socket.on('end', () => socket.end());
+        socket.on('close', () => resolve());
+      });
+    });
+    const edge = await startEdge(siteConfig(origin.url), files);
+    const socket = await upgradeThroughEdge(edge.url);
     socket.write('ping');
     const [echo] = (await once(socket, 'data')) as [Buffer];
     expect(echo.toString()).toBe('ping');
     socket.destroy();
+    await originClosed;
+  });
+
+  it('does not keep a half-closed pair open when the origin ignores the client FIN', async () => {
+    const origin = await startOrigin();
+    const originSockets: Socket[] = [];
+    origin.server.on('upgrade', (_req, socket: Socket) => {
+      originSockets.push(socket);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
+    const edge = await startEdge(siteConfig(origin.url), files);
+    const socket = await upgradeThroughEdge(edge.url);
+    const started = Date.now();
+    socket.end();
+    await once(socket, 'close');
+    // The edge gives the pair a 2 s grace to finish closing, then destroys both sides.
+    expect(Date.now() - started).toBeLessThan(4_000);
+    for (const originSocket of originSockets) originSocket.destroy();
   });
 
   it('a blocked client gets 451 on an upgrade and the origin never sees it', async () => {
@@ -215,15 +257,26 @@ describe('upgrades', () => {
       setTimeout(() => socket.destroy(), 50);
     });
     const edge = await startEdge(siteConfig(origin.url), files);
+    const socket = await upgradeThroughEdge(edge.url);
     const started = Date.now();
-    const raw = await sendRaw(
+    await once(socket, 'close');
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('answers 502 on an upgrade when the origin is down, and a non-WebSocket upgrade with 501', async () => {
+    const closed = createTcpServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as { port: number }).port;
+    closed.close();
+    const edge = await startEdge(siteConfig(`http://127.0.0.1:${port}`), files);
+    const down = await sendRaw(
       edge.url,
       'GET /ws HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
-      5_000,
     );
-    expect(statusOf(raw)).toBe(101);
-    // sendRaw resolves on close, or gives up after 5 s: a leaked client socket would take the full 5 s.
-    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(statusOf(down)).toBe(502);
+    const h2c = await sendRaw(edge.url, 'GET / HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n');
+    expect(statusOf(h2c)).toBe(501);
   });
 });
 

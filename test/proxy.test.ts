@@ -75,7 +75,12 @@ describe('block / allow matrix', () => {
     await send(`${edge.url}/`, { headers: { host: 'motogpstream.me', 'x-forwarded-for': FR } });
     expect(origin.requests).toHaveLength(0);
     const line = await edge.waitForLog((entry) => entry.msg === 'blocked');
-    expect(line).toMatchObject({ order_id: 'fr-2025-motogp', host: 'motogpstream.me', country: 'FR', client_ip: FR });
+    expect(line).toMatchObject({
+      order_id: 'fr-2025-motogp',
+      host: 'motogpstream.me',
+      country: 'FR',
+      client_ip: FR,
+    });
   });
 });
 
@@ -83,12 +88,20 @@ describe('the 451 answer (RFC 7725)', () => {
   it('carries Link rel=blocked-by, no-store and an HTML body naming the order', async () => {
     const origin = await startOrigin();
     const edge = await edgeInFrontOf(origin.url);
-    const response = await send(`${edge.url}/`, { headers: { host: 'motogpstream.me', 'x-forwarded-for': FR } });
+    const response = await send(`${edge.url}/`, {
+      headers: { host: 'motogpstream.me', 'x-forwarded-for': FR },
+    });
     expect(response.status).toBe(451);
     expect(response.headers.link).toBe('<https://edge.example/legal>; rel="blocked-by"');
     expect(response.headers['cache-control']).toBe('no-store');
     expect(response.headers['content-type']).toMatch(/^text\/html/);
-    for (const fact of ['fr-2025-motogp', 'Tribunal judiciaire de Paris', 'RG 25/01234', 'motogpstream.me', 'FR']) {
+    for (const fact of [
+      'fr-2025-motogp',
+      'Tribunal judiciaire de Paris',
+      'RG 25/01234',
+      'motogpstream.me',
+      'FR',
+    ]) {
       expect(response.body).toContain(fact);
     }
   });
@@ -124,9 +137,13 @@ describe('client identity cannot be spoofed', () => {
       clientIp: { source: 'x-forwarded-for', trustedProxies: ['10.0.0.0/8'] },
       geoip: { database: undefined, overrides: [{ cidr: '127.0.0.0/8', country: 'FR' }] },
     });
-    const response = await send(`${edge.url}/`, { headers: { host: 'motogpstream.me', 'x-forwarded-for': US } });
+    const response = await send(`${edge.url}/`, {
+      headers: { host: 'motogpstream.me', 'x-forwarded-for': US },
+    });
     expect(response.status).toBe(451);
-    const forwarded = await send(`${edge.url}/`, { headers: { host: 'fine.example', 'x-forwarded-for': US } });
+    const forwarded = await send(`${edge.url}/`, {
+      headers: { host: 'fine.example', 'x-forwarded-for': US },
+    });
     expect(forwarded.status).toBe(200);
     // The spoofed chain is replaced by what the edge saw.
     expect(origin.requests[0]?.headers['x-forwarded-for']).toBe('127.0.0.1');
@@ -198,7 +215,10 @@ describe('request target and Host handling', () => {
   it('CONNECT is refused with 405', async () => {
     const origin = await startOrigin();
     const edge = await edgeInFrontOf(origin.url);
-    const raw = await sendRaw(edge.url, 'CONNECT fine.example:443 HTTP/1.1\r\nHost: fine.example:443\r\n\r\n');
+    const raw = await sendRaw(
+      edge.url,
+      'CONNECT fine.example:443 HTTP/1.1\r\nHost: fine.example:443\r\n\r\n',
+    );
     expect(statusOf(raw)).toBe(405);
   });
 });

@@ -24,7 +24,10 @@ export type RunningEdge = {
   logs: () => Record<string, unknown>[];
   stderr: () => string;
   /** Waits for a log line matching the predicate. */
-  waitForLog: (predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<Record<string, unknown>>;
+  waitForLog: (
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ) => Promise<Record<string, unknown>>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 };
 
@@ -53,7 +56,9 @@ export function testConfig(overrides: Record<string, unknown>): Record<string, u
 }
 
 /** Runs `edge451 <args>` to completion and returns its exit code and output. */
-export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [edgeBinary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -89,7 +94,10 @@ export async function startEdge(
     env: { ...process.env, ...options.env },
   });
   const lines: Record<string, unknown>[] = [];
-  const waiters: Array<{ predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = [];
+  const waiters: Array<{
+    predicate: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }> = [];
   let partial = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -122,7 +130,10 @@ export async function startEdge(
     const found = lines.find(predicate);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)),
+        timeoutMs,
+      );
       waiters.push({
         predicate,
         resolve: (line) => {

@@ -1,7 +1,11 @@
 import { connect } from 'node:net';
 import { request } from 'undici';
 
-export type SimpleResponse = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
+export type SimpleResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+};
 
 /** One request with undici; `headers.host` is sent as given, so tests can name any site. */
 export async function send(

@@ -3,7 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
 
-export type RecordedRequest = { method: string; url: string; headers: IncomingMessage['headers']; rawHeaders: string[] };
+export type RecordedRequest = {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+};
 
 export type TestOrigin = {
   url: string;
@@ -26,7 +31,12 @@ export async function startOrigin(
 ): Promise<TestOrigin> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+    });
     handler(req, res);
   });
   server.listen(0, '127.0.0.1');

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { readProxyProtocolHeader, isTrustedPeer } from '@edge451/geo';
+import { createTrustedPeerCheck, readProxyProtocolHeader } from '@edge451/geo';
 import type { Logger } from 'pino';
 import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
 
@@ -18,8 +18,9 @@ export async function listenForProxyProtocol(
   trustedProxies: string[],
   logger: Logger,
 ): Promise<NetServer> {
+  const isTrustedPeer = createTrustedPeerCheck(trustedProxies);
   const tcp = createServer((socket: Socket) => {
-    const trustedPeer = isTrustedPeer(socket.remoteAddress ?? '', trustedProxies);
+    const trustedPeer = isTrustedPeer(socket.remoteAddress ?? '');
     readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: 5_000 }).then((result) => {
       if (!result.ok) {
         logger.debug({ peer: socket.remoteAddress, reason: result.reason }, 'PROXY protocol header refused');

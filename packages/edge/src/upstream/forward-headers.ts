@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
+import { normalizeIp } from '@edge451/geo';
 import type { RequestContext } from '../lifecycle/context.js';
 
 export type HeaderRecord = Record<string, string | string[]>;
@@ -96,7 +97,7 @@ function single(value: string | string[] | undefined): string | undefined {
 
 /** Node reports IPv4 clients on dual-stack sockets as `::ffff:a.b.c.d`; origins expect a.b.c.d. */
 function unmapped(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return normalizeIp(address) ?? address;
 }
 
 function forwardedNode(address: string): string {

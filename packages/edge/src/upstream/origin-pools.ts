@@ -29,8 +29,6 @@ export class OriginPools {
       headers: request.headers,
       body: request.body,
       signal: request.signal,
-      // The edge streams what the origin says, errors included: a 5xx is a response, not an exception.
-      throwOnError: false,
     });
     return { status: response.statusCode, headers: response.headers, body: response.body };
   }

@@ -64,13 +64,23 @@ export class UpgradeProxy {
     socket.on('error', () => socket.destroy());
   }
 
-  // Whichever side closes or fails first takes the other down: no half-open pair survives.
+  // Whichever side closes or fails first takes the other down: no half-open pair survives. A side that
+  // only half-closes (FIN) is given a short grace to finish its close handshake, then both are destroyed.
   private pair(client: Duplex, upstream: Duplex): void {
     upstream.on('error', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
     client.once('close', () => upstream.destroy());
+    const destroyBoth = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const side of [client, upstream]) {
+      side.once('end', () => setTimeout(destroyBoth, halfCloseGraceMs).unref());
+    }
   }
 }
+
+const halfCloseGraceMs = 2_000;
 
 /**
  * Writes a complete HTTP/1.1 response straight onto a socket that node:http handed over (upgrade, CONNECT),

@@ -94,10 +94,10 @@ legal:
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(withoutDir(result.stderr, dir)).toMatchInlineSnapshot(`
-      "<dir>/edge451.yaml:5: listen.port: expected a port number
+      "<dir>/edge451.yaml:5: listen.port: expected a port number from 0 to 65535
       <dir>/edge451.yaml:8: sites[0].origin: expected an http:// or https:// origin URL without a path, such as http://10.0.0.5:8080
-      <dir>/edge451.yaml: legal.blockedBy: expected the URL of the page that explains blocks (RFC 7725 blocked-by)
-      <dir>/edge451.yaml:1: (root): unknown key "listn"
+      <dir>/edge451.yaml:10: legal.blockedBy: expected the URL of the page that explains blocks (RFC 7725 blocked-by)
+      <dir>/edge451.yaml:2: listn: unknown key "listn"
       4 problem(s) found
       "
     `);

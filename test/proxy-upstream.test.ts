@@ -275,7 +275,10 @@ describe('upgrades', () => {
       'GET /ws HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
     );
     expect(statusOf(down)).toBe(502);
-    const h2c = await sendRaw(edge.url, 'GET / HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n');
+    const h2c = await sendRaw(
+      edge.url,
+      'GET / HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n',
+    );
     expect(statusOf(h2c)).toBe(501);
   });
 });

@@ -11,7 +11,7 @@ import type { PurgeSelector } from './types.js';
 export function toStoreSelector(selector: PurgeSelector): StoreSelector {
   const given = Object.keys(selector ?? {});
   if (given.length !== 1) {
-    throw invalid(`give exactly one of url, host, prefix, surrogateKey or all, got ${describe(given)}`);
+    throw invalid(`give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got ${describe(given)}`);
   }
   if ('all' in selector) {
     if (selector.all !== true) throw invalid('all must be true');
@@ -21,6 +21,9 @@ export function toStoreSelector(selector: PurgeSelector): StoreSelector {
     return { kind: 'surrogate-key', surrogateKey: nonEmpty('surrogateKey', selector.surrogateKey) };
   }
   if ('host' in selector) return { kind: 'host', host: hostOnly(nonEmpty('host', selector.host)) };
+  if ('hostSuffix' in selector) {
+    return { kind: 'host-suffix', suffix: hostOnly(nonEmpty('hostSuffix', selector.hostSuffix)) };
+  }
   if ('prefix' in selector) {
     const { host, path } = splitHostAndPath('prefix', nonEmpty('prefix', selector.prefix));
     return { kind: 'host', host, pathPrefix: path };
@@ -29,7 +32,7 @@ export function toStoreSelector(selector: PurgeSelector): StoreSelector {
     const { host, path } = splitHostAndPath('url', nonEmpty('url', selector.url));
     return { kind: 'key', key: makeCacheKey({ method: 'GET', host, path }) };
   }
-  throw invalid(`unknown selector ${describe(given)}; expected url, host, prefix, surrogateKey or all`);
+  throw invalid(`unknown selector ${describe(given)}; expected url, host, hostSuffix, prefix, surrogateKey or all`);
 }
 
 /** `https://example.com/a?b` or `example.com/a?b` → host `example.com`, path `/a?b` (never re-encoded). */

@@ -106,6 +106,8 @@ export interface CacheReply {
  * - `{ url }`: one URL, all its Vary variants. `https://host/path?q`, `http://host/path` or `host/path`;
  *   the host must be normalised as requests' hosts are, the path is compared exactly as received.
  * - `{ host }`: every entry of that (normalised) host.
+ * - `{ hostSuffix }`: every entry of every subdomain of that host, at any depth, not the host itself
+ *   (what a `*.example.com` order pattern covers).
  * - `{ prefix }`: host immediately followed by a path prefix, e.g. `example.com/images/` removes
  *   `/images/a.png` and `/images/?page=2` on example.com only. Must contain the `/` after the host.
  * - `{ surrogateKey }`: every entry tagged with that key by the origin's `Surrogate-Key` or `Cache-Tag`.
@@ -114,6 +116,7 @@ export interface CacheReply {
 export type PurgeSelector =
   | { url: string }
   | { host: string }
+  | { hostSuffix: string }
   | { prefix: string }
   | { surrogateKey: string }
   | { all: true };

@@ -121,6 +121,19 @@ export function describeCacheStore(
       expect(store.stats).toEqual({ entries: 0, bytes: 0 });
     });
 
+    test('delete by host suffix removes every subdomain at any depth, never the host itself', async () => {
+      await store.set(entry({ key: 'apex', host: 'example.com', path: '/' }));
+      await store.set(entry({ key: 'sub', host: 'a.example.com', path: '/' }));
+      await store.set(entry({ key: 'deep', host: 'b.a.example.com', path: '/' }));
+      await store.set(entry({ key: 'lookalike', host: 'badexample.com', path: '/' }));
+
+      expect(await store.delete({ kind: 'host-suffix', suffix: 'example.com' })).toBe(2);
+      expect(await store.get('apex')).toHaveLength(1);
+      expect(await store.get('lookalike')).toHaveLength(1);
+      expect(await store.get('sub')).toEqual([]);
+      expect(await store.get('deep')).toEqual([]);
+    });
+
     test('a replaced entry is found under its new surrogate keys only', async () => {
       await store.set(entry({ key: 'k', surrogateKeys: ['old'] }));
       await store.set(entry({ key: 'k', surrogateKeys: ['new'] }));

@@ -55,6 +55,13 @@ describe('purge', () => {
     expect(await cachedPaths('b.example')).toHaveLength(5);
   });
 
+  test('by host suffix removes every subdomain, not the host named', async () => {
+    const { cache, cachedPaths } = await filledCache();
+    expect(await cache.purge({ hostSuffix: 'example' })).toBe(10);
+    expect(await cache.purge({ hostSuffix: 'a.example' })).toBe(0);
+    expect(await cachedPaths('a.example')).toEqual([]);
+  });
+
   test('by prefix removes the paths under it on that host only', async () => {
     const { cache, cachedPaths } = await filledCache();
     expect(await cache.purge({ prefix: 'a.example/images/' })).toBe(2);
@@ -87,10 +94,10 @@ describe('purge', () => {
   });
 
   test.each<[unknown, string]>([
-    [{}, 'invalid purge selector: give exactly one of url, host, prefix, surrogateKey or all, got nothing'],
+    [{}, 'invalid purge selector: give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got nothing'],
     [
       { host: 'a.example', all: true },
-      'invalid purge selector: give exactly one of url, host, prefix, surrogateKey or all, got host, all',
+      'invalid purge selector: give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got host, all',
     ],
     [{ all: 'yes' }, 'invalid purge selector: all must be true'],
     [{ host: '' }, 'invalid purge selector: host must be a non-empty string, got ""'],
@@ -109,7 +116,7 @@ describe('purge', () => {
     [{ surrogateKey: 42 }, 'invalid purge selector: surrogateKey must be a non-empty string, got 42'],
     [
       { path: '/x' },
-      'invalid purge selector: unknown selector path; expected url, host, prefix, surrogateKey or all',
+      'invalid purge selector: unknown selector path; expected url, host, hostSuffix, prefix, surrogateKey or all',
     ],
   ])('a malformed selector %j is refused with CACHE_PURGE_INVALID', async (selector, message) => {
     const cache = createHttpCache();

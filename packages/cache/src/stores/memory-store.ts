@@ -54,6 +54,10 @@ export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
           : [entryId(selector.key, selector.variant)];
       case 'surrogate-key':
         return [...(bySurrogateKey.get(selector.surrogateKey) ?? [])];
+      case 'host-suffix': {
+        const tail = `.${selector.suffix}`;
+        return [...byHost].flatMap(([host, ids]) => (host.endsWith(tail) ? [...ids] : []));
+      }
       case 'host': {
         const ids = [...(byHost.get(selector.host) ?? [])];
         const { pathPrefix } = selector;

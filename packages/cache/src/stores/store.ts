@@ -26,6 +26,8 @@ export interface StoredResponse {
 export type StoreSelector =
   | { readonly kind: 'key'; readonly key: string; readonly variant?: string }
   | { readonly kind: 'host'; readonly host: string; readonly pathPrefix?: string }
+  /** Every subdomain of `suffix`, at any depth, not `suffix` itself (a `*.suffix` order pattern). */
+  | { readonly kind: 'host-suffix'; readonly suffix: string }
   | { readonly kind: 'surrogate-key'; readonly surrogateKey: string }
   | { readonly kind: 'all' };
 

@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { CacheError } from '@edge451/cache';
 import { PolicyValidationError } from '@edge451/policy';
 import type { Logger } from 'pino';
+import { EdgeError } from '../errors.js';
+import { AdminHttpError, type AdminResponse, json } from './admin-reply.js';
 import { type AdminDeps, adminRoutes } from './admin-routes.js';
-import { AdminHttpError, type AdminRequest, type AdminResponse, json } from './admin-reply.js';
 import { type AdminToken, createTokenCheck } from './auth.js';
 
 const maxBodyBytes = 16 * 1024 * 1024;
@@ -27,13 +29,20 @@ async function handle(
 ): Promise<AdminResponse> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const matching = adminRoutes.filter((route) => route.pattern.test(url.pathname));
+  const open = matching.length > 0 && matching.every((route) => route.open);
+  // Authenticate before routing: without a token, the API's shape (404 vs 405) stays private.
+  const actor = open ? 'anonymous' : tokenName(req.headers.authorization);
+  if (actor === undefined) {
+    throw new AdminHttpError(401, 'expected Authorization: Bearer <admin token>', {
+      'www-authenticate': 'Bearer realm="edge451-admin"',
+    });
+  }
   if (matching.length === 0) throw new AdminHttpError(404, 'no such admin endpoint');
   const route = matching.find((candidate) => candidate.method === req.method);
   if (route === undefined) {
-    throw new AdminHttpError(405, `expected ${matching.map((candidate) => candidate.method).join(' or ')}`);
+    const allowed = matching.map((candidate) => candidate.method);
+    throw new AdminHttpError(405, `expected ${allowed.join(' or ')}`, { allow: allowed.join(', ') });
   }
-  const actor = route.open ? 'anonymous' : tokenName(req.headers.authorization);
-  if (actor === undefined) throw new AdminHttpError(401, 'expected Authorization: Bearer <admin token>');
   const params = decodeParams(route.pattern.exec(url.pathname)?.slice(1) ?? []);
   const body = await readJsonBody(req);
   return route.handle({ method: req.method ?? 'GET', query: url.searchParams, body, actor }, params, deps);
@@ -52,7 +61,8 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBodyBytes) throw new AdminHttpError(413, `expected a body of at most ${maxBodyBytes} bytes`);
+    if (size > maxBodyBytes)
+      throw new AdminHttpError(413, `expected a body of at most ${maxBodyBytes} bytes`);
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
@@ -64,9 +74,18 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 }
 
 function errorResponse(error: unknown, logger: Logger): AdminResponse {
-  if (error instanceof AdminHttpError) return json(error.status, { error: error.message, details: error.details });
+  if (error instanceof AdminHttpError) {
+    const response = json(error.status, { error: error.message });
+    return { ...response, headers: { ...response.headers, ...error.headers } };
+  }
+  if ((error instanceof EdgeError || error instanceof CacheError) && error.source === 'client') {
+    return json(400, { error: error.message });
+  }
   if (error instanceof PolicyValidationError) {
-    return json(400, { error: 'policy change refused; the previous policy stays in force', issues: error.issues });
+    return json(400, {
+      error: 'policy change refused; the previous policy stays in force',
+      issues: error.issues,
+    });
   }
   logger.error({ err: error }, 'admin request failed');
   return json(500, { error: 'internal error' });

@@ -12,7 +12,7 @@ export class AdminHttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly details?: unknown,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -20,5 +20,9 @@ export class AdminHttpError extends Error {
 
 /** A JSON answer. */
 export function json(status: number, value: unknown): AdminResponse {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: `${JSON.stringify(value)}\n` };
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: `${JSON.stringify(value)}\n`,
+  };
 }

@@ -1,3 +1,4 @@
+import type { PurgeSelector } from '@edge451/cache';
 import type { CountryLocator } from '@edge451/geo';
 import type { PolicyChange } from '@edge451/policy';
 import type { AuditLog } from '../runtime/audit-log.js';
@@ -15,6 +16,8 @@ export type AdminDeps = {
   /** This process's registry, or the cluster aggregate in a primary. */
   registry: MetricsSource;
   isReady: () => boolean;
+  /** Purges this node's cache (every worker's, in a cluster); undefined when `cache: false`. */
+  purge: ((selector: PurgeSelector) => Promise<number>) | undefined;
 };
 
 type Handler = (request: AdminRequest, params: string[], deps: AdminDeps) => Promise<AdminResponse>;
@@ -41,7 +44,12 @@ export const adminRoutes: Route[] = [
       body: await deps.registry.metrics(),
     }),
   },
-  { method: 'GET', pattern: /^\/policy$/, open: false, handle: async (_r, _p, deps) => json(200, describe(deps)) },
+  {
+    method: 'GET',
+    pattern: /^\/policy$/,
+    open: false,
+    handle: async (_r, _p, deps) => json(200, describe(deps)),
+  },
   {
     method: 'PUT',
     pattern: new RegExp(`^/orders/${segment}$`),
@@ -49,7 +57,10 @@ export const adminRoutes: Route[] = [
     handle: (request, [id], deps) => {
       const body = objectBody(request);
       if (body.id !== undefined && body.id !== id) {
-        throw new AdminHttpError(400, `order id in the body ("${String(body.id)}") differs from the URL ("${id}")`);
+        throw new AdminHttpError(
+          400,
+          `order id in the body ("${String(body.id)}") differs from the URL ("${id}")`,
+        );
       }
       return applyChange(deps, request, { type: 'put-order', order: { ...body, id } });
     },
@@ -75,7 +86,13 @@ export const adminRoutes: Route[] = [
     open: false,
     handle: (request, [id, host], deps) => {
       const body = request.body === undefined ? {} : objectBody(request);
-      const change = { liftedBy: request.actor, ...body, type: 'lift-host', orderId: id ?? '', host: host ?? '' };
+      const change = {
+        liftedBy: request.actor,
+        ...body,
+        type: 'lift-host',
+        orderId: id ?? '',
+        host: host ?? '',
+      };
       return applyChange(deps, request, change as PolicyChange);
     },
   },
@@ -89,10 +106,17 @@ export const adminRoutes: Route[] = [
       const ip = request.query.get('ip') ?? undefined;
       const country = request.query.get('country') ?? undefined;
       if (ip === undefined && country === undefined) throw new AdminHttpError(400, 'expected ip or country');
-      if (country !== undefined && !/^[A-Za-z]{2}$/.test(country)) {
-        throw new AdminHttpError(400, 'expected country to be an ISO 3166-1 alpha-2 code');
-      }
       return json(200, explainDecision(deps.policy.current(), deps.locator, { host, ip, country }));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/cache\/purge$/,
+    open: false,
+    handle: async (request, _params, deps) => {
+      if (deps.purge === undefined) throw new AdminHttpError(409, 'the cache is off (cache: false)');
+      const purged = await deps.purge(objectBody(request) as PurgeSelector);
+      return json(200, { purged });
     },
   },
   {
@@ -109,7 +133,11 @@ export const adminRoutes: Route[] = [
   },
 ];
 
-async function applyChange(deps: AdminDeps, request: AdminRequest, change: PolicyChange): Promise<AdminResponse> {
+async function applyChange(
+  deps: AdminDeps,
+  request: AdminRequest,
+  change: PolicyChange,
+): Promise<AdminResponse> {
   const { policy, entry } = await deps.policy.apply(change, request.actor);
   return json(200, { version: policy.version, versionBefore: entry.versionBefore, audit: entry });
 }

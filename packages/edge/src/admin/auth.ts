@@ -7,7 +7,9 @@ export type AdminToken = { name: string; token: string };
  * Comparison is constant-time and checks every token (hashing first makes lengths equal), so response
  * timing tells an attacker neither which prefix nor which token was close.
  */
-export function createTokenCheck(tokens: readonly AdminToken[]): (authorization: string | undefined) => string | undefined {
+export function createTokenCheck(
+  tokens: readonly AdminToken[],
+): (authorization: string | undefined) => string | undefined {
   const known = tokens.map((entry) => ({ name: entry.name, digest: digest(entry.token) }));
   return (authorization) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');

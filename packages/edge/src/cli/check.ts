@@ -1,5 +1,6 @@
-import { compilePolicy, loadPolicyFiles } from '@edge451/policy';
+import { compilePolicy } from '@edge451/policy';
 import { loadConfig } from '../config/load-config.js';
+import { loadPolicySource } from '../runtime/policy-state.js';
 import { issuesOf, reportIssues } from './report-issues.js';
 
 /**
@@ -13,7 +14,7 @@ export async function runCheck(configFile: string | undefined): Promise<number> 
   }
   try {
     const config = await loadConfig(configFile);
-    const document = await loadPolicyFiles(config.policy.files);
+    const document = await loadPolicySource(config.policy.files);
     const policy = compilePolicy(document, { unknownCountry: config.policy.unknownCountry });
     process.stdout.write(
       `${config.file}: OK (${config.sites.length} site(s), ${policy.orders.length} order(s), ` +

@@ -1,5 +1,6 @@
 import { openCountryLocator } from '@edge451/geo';
 import { loadConfig } from '../config/load-config.js';
+import { EdgeError } from '../errors.js';
 import { AuditLog } from '../runtime/audit-log.js';
 import { explainDecision } from '../runtime/explain-decision.js';
 import { PolicyState } from '../runtime/policy-state.js';
@@ -15,7 +16,9 @@ type DecideOptions = { config?: string; host?: string; ip?: string; country?: st
 export async function runDecide(options: DecideOptions): Promise<number> {
   const { config: configFile, host, ip, country } = options;
   if (configFile === undefined || host === undefined || (ip === undefined) === (country === undefined)) {
-    process.stderr.write('edge451 decide: expected --config FILE --host HOST and one of --ip IP or --country CC\n');
+    process.stderr.write(
+      'edge451 decide: expected --config FILE --host HOST and one of --ip IP or --country CC\n',
+    );
     return 2;
   }
   const at = options.at === undefined ? Date.now() : Date.parse(options.at);
@@ -26,13 +29,25 @@ export async function runDecide(options: DecideOptions): Promise<number> {
   try {
     const config = await loadConfig(configFile);
     const logger = createLogger('warn');
-    const locator = await openCountryLocator({ path: config.geoip.database, overrides: config.geoip.overrides, watch: false });
-    const state = await PolicyState.load(config.policy, await AuditLog.open(config.state.dir), logger);
+    const locator = await openCountryLocator({
+      path: config.geoip.database,
+      overrides: config.geoip.overrides,
+      watch: false,
+    });
+    const state = await PolicyState.load(
+      config.policy,
+      await AuditLog.open(config.state.dir, { readOnly: true }),
+      logger,
+    );
     const result = explainDecision(state.current(), locator, { host, ip, country, at });
     locator.close();
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {
+    if (error instanceof EdgeError && error.source === 'client') {
+      process.stderr.write(`edge451 decide: ${error.message}\n`);
+      return 2;
+    }
     const issues = issuesOf(error);
     if (issues === undefined) throw error;
     reportIssues(issues);

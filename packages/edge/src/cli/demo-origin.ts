@@ -11,7 +11,7 @@ export async function startDemoOrigin(): Promise<{ url: string; server: Server }
     const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edge451 demo origin</title></head>
 <body><h1>Hello from the demo origin</h1>
-<p>You asked for ${escape(req.headers.host ?? '')}${escape(req.url ?? '/')}; edge451 let you through.</p>
+<p>You asked for ${escapeHtml(req.headers.host ?? '')}${escapeHtml(req.url ?? '/')}; edge451 let you through.</p>
 </body></html>
 `;
     res.writeHead(200, {
@@ -27,6 +27,6 @@ export async function startDemoOrigin(): Promise<{ url: string; server: Server }
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }

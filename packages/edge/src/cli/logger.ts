@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 /** The node's JSON logger (pino) on stdout. Field names reuse the request context's words. */
 export function createLogger(level: string): Logger {

@@ -26,9 +26,13 @@ async function main(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (values.help || command === undefined || command === 'help') {
+  if (command === undefined) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  if (values.help || command === 'help') {
     process.stdout.write(usage);
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   switch (command) {
     case 'start':

@@ -5,7 +5,11 @@ import { ConfigError, type ConfigIssue, formatIssues } from '../config/config-er
 export function issuesOf(error: unknown): ConfigIssue[] | undefined {
   if (error instanceof ConfigError) return error.issues;
   if (error instanceof PolicyValidationError) {
-    return error.issues.map((issue) => ({ file: issue.file ?? '(policy)', path: issue.path, message: issue.message }));
+    return error.issues.map((issue) => ({
+      file: issue.file ?? '(policy)',
+      path: issue.path,
+      message: issue.message,
+    }));
   }
   return undefined;
 }

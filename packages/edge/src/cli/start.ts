@@ -84,7 +84,10 @@ function installSignals(node: EdgeNode, file: string, env: NodeJS.ProcessEnv, lo
         () => logger.info({ policy_version: node.policy.current().version }, 'reloaded'),
         (error: unknown) => {
           const issues = issuesOf(error);
-          logger.error({ issues, err: issues ? undefined : error }, 'reload refused; the running config stays');
+          logger.error(
+            { issues, err: issues ? undefined : error },
+            'reload refused; the running config stays',
+          );
         },
       );
   });

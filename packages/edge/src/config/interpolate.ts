@@ -33,7 +33,10 @@ function substitute(
     const found = env[name];
     if (found !== undefined && found !== '') return found;
     if (fallback !== undefined) return fallback;
-    problems.push({ path, message: `expected environment variable ${name} to be set (referenced as ${match})` });
+    problems.push({
+      path,
+      message: `expected environment variable ${name} to be set (referenced as ${match})`,
+    });
     return '';
   });
 }

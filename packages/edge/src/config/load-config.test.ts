@@ -22,7 +22,11 @@ function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 
 describe('parseConfigText', () => {
   it('fills the defaults and resolves relative paths against the config folder', () => {
-    const config = parseConfigText(`${minimal}policy:\n  files: [policy.yaml]\n`, '/etc/edge451/edge451.yaml', {});
+    const config = parseConfigText(
+      `${minimal}policy:\n  files: [policy.yaml]\n`,
+      '/etc/edge451/edge451.yaml',
+      {},
+    );
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(config.admin.port).toBe(9451);
     expect(config.policy.files).toEqual(['/etc/edge451/policy.yaml']);
@@ -42,10 +46,11 @@ legal: {}
 `;
     expect(issuesOf(text)).toMatchInlineSnapshot(`
       [
-        "/etc/edge451/edge451.yaml:3: listen.port: Too big: expected number to be <=65535",
+        "/etc/edge451/edge451.yaml:3: listen.port: expected a port number from 0 to 65535",
         "/etc/edge451/edge451.yaml:7: sites[0].origin: expected an http:// or https:// origin URL without a path, such as http://10.0.0.5:8080",
         "/etc/edge451/edge451.yaml:8: legal.blockedBy: expected the URL of the page that explains blocks (RFC 7725 blocked-by)",
-        "/etc/edge451/edge451.yaml:2: (root): unknown key "colour"",
+        "/etc/edge451/edge451.yaml:4: colour: unknown key "colour"",
+        "/etc/edge451/edge451.yaml:6: sites[0].hosts[1]: expected a host name, IP literal or *.name: host contains whitespace",
       ]
     `);
   });
@@ -62,20 +67,25 @@ legal:
 `;
     const issues = issuesOf(text);
     expect(issues).toHaveLength(2);
-    expect(issues[0]).toMatch(/^\/etc\/edge451\/edge451\.yaml:3: sites\[0\]\.hosts\[1\]: expected a host name/);
+    expect(issues[0]).toMatch(
+      /^\/etc\/edge451\/edge451\.yaml:3: sites\[0\]\.hosts\[1\]: expected a host name/,
+    );
     expect(issues[1]).toBe(
-      '/etc/edge451/edge451.yaml:6: sites[1].hosts[0]: host "www.example.com" is already served by sites[0].hosts[0]',
+      '/etc/edge451/edge451.yaml:5: sites[1].hosts[0]: host "www.example.com" is already served by sites[0].hosts[0]',
     );
   });
 
-  it('interpolates ${ENV} and ${ENV:-default} in values, numbers included', () => {
+  it('interpolates environment variables, with defaults, numbers included', () => {
     const text = `${minimal}listen:\n  port: \${PORT}\n  host: \${HOST:-127.0.0.1}\n`;
-    expect(parseConfigText(text, '/x/edge451.yaml', { PORT: '8088' }).listen).toEqual({ host: '127.0.0.1', port: 8088 });
+    expect(parseConfigText(text, '/x/edge451.yaml', { PORT: '8088' }).listen).toEqual({
+      host: '127.0.0.1',
+      port: 8088,
+    });
   });
 
   it('names the variable an interpolation needed and did not find', () => {
     expect(issuesOf(`${minimal}listen:\n  port: \${PORT}\n`)).toEqual([
-      '/etc/edge451/edge451.yaml:11: listen.port: expected environment variable PORT to be set (referenced as ${PORT})',
+      `/etc/edge451/edge451.yaml:8: listen.port: expected environment variable PORT to be set (referenced as \${PORT})`,
     ]);
   });
 

@@ -32,13 +32,23 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
 }
 
 /** As loadConfig, for text already in memory; `file` names it in messages and anchors relative paths. */
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): EdgeConfig {
+export function parseConfigText(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): EdgeConfig {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  // The line of the value at `path`, or of its nearest parent that exists (a missing key points at its parent).
   const lineOf = (path: readonly PropertyKey[]): number | undefined => {
-    const node = document.getIn(path as (string | number)[], true) as { range?: [number] } | undefined;
-    const offset = node?.range?.[0];
-    return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+    for (let depth = path.length; depth >= 0; depth -= 1) {
+      const node = document.getIn(path.slice(0, depth) as (string | number)[], true) as
+        | { range?: [number] }
+        | undefined;
+      const offset = node?.range?.[0];
+      if (offset !== undefined && depth > 0) return lineCounter.linePos(offset).line;
+    }
+    return undefined;
   };
   if (document.errors.length > 0) {
     throw new ConfigError(
@@ -63,7 +73,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (!parsed.success) {
     issues.push(...zodIssues(parsed.error, file, lineOf).filter((issue) => !explained.has(issue.path)));
   }
-  if (parsed.success) issues.push(...siteHostIssues(parsed.data, file, lineOf));
+  issues.push(...siteHostIssues(interpolated.value, file, lineOf));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return resolvePaths(parsed.data, file);
 }
@@ -73,24 +83,34 @@ function zodIssues(
   file: string,
   lineOf: (path: readonly PropertyKey[]) => number | undefined,
 ): ConfigIssue[] {
-  return error.issues.map((issue) => {
-    const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
-    const message = unknownKeys
-      ? `unknown key${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((key) => `"${key}"`).join(', ')}`
-      : issue.message;
-    return { file, path: formatPath(issue.path), line: lineOf(issue.path), message };
+  return error.issues.flatMap((issue): ConfigIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      // One issue per key, at the key's own line: the operator deletes or renames exactly that line.
+      return issue.keys.map((key) => ({
+        file,
+        path: formatPath([...issue.path, key]),
+        line: lineOf([...issue.path, key]),
+        message: `unknown key "${key}"`,
+      }));
+    }
+    return [{ file, path: formatPath(issue.path), line: lineOf(issue.path), message: issue.message }];
   });
 }
 
+// Runs on the raw document, so host problems are reported even when other keys are invalid too.
 function siteHostIssues(
-  config: ConfigInput,
+  document: unknown,
   file: string,
   lineOf: (path: readonly PropertyKey[]) => number | undefined,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const seen = new Map<string, string>();
-  config.sites.forEach((site, siteIndex) => {
-    site.hosts.forEach((raw, hostIndex) => {
+  const sites = (document as { sites?: unknown } | null)?.sites;
+  if (!Array.isArray(sites)) return issues;
+  sites.forEach((site: { hosts?: unknown } | null, siteIndex) => {
+    if (!Array.isArray(site?.hosts)) return;
+    site.hosts.forEach((raw: unknown, hostIndex) => {
+      if (typeof raw !== 'string') return;
       const path = ['sites', siteIndex, 'hosts', hostIndex];
       const parsed = parseSiteHost(raw);
       if (!parsed.ok) {

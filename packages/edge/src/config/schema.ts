@@ -1,11 +1,17 @@
-import { isIP } from 'node:net';
+import { checkCidr } from '@edge451/geo';
+import { isCountryCode } from '@edge451/policy';
 import { z } from 'zod';
 
 // Every object is strict: an unknown key is a typo an operator must hear about, not a silent no-op.
 
 // `port: ${PORT}` arrives as a string after interpolation: numeric fields accept digit strings.
-const fromDigits = (value: unknown) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
-const port = z.preprocess(fromDigits, z.number({ error: 'expected a port number' }).int().min(0).max(65535));
+const fromDigits = (value: unknown) =>
+  typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+const portMessage = 'expected a port number from 0 to 65535';
+const port = z.preprocess(
+  fromDigits,
+  z.number({ error: portMessage }).int(portMessage).min(0, portMessage).max(65535, portMessage),
+);
 const hostAddress = z.string().min(1, 'expected a listen address such as 0.0.0.0, 127.0.0.1 or ::');
 const durationMs = z.preprocess(
   fromDigits,
@@ -28,8 +34,15 @@ const adminSchema = z.strictObject({
   tokens: z.array(adminTokenSchema).default([]),
 });
 
-const cidr = z.string().refine(isCidr, 'expected a CIDR such as 10.0.0.0/8, 2001:db8::/32 or a bare IP');
-const countryCode = z.string().regex(/^[A-Za-z]{2}$/, 'expected an ISO 3166-1 alpha-2 country code');
+// The CIDR and country rules are the geo and policy packages' own, so config and runtime never disagree.
+const cidr = z.string().superRefine((value, context) => {
+  const problem = checkCidr(value);
+  if (problem !== null)
+    context.addIssue({ code: 'custom', message: `expected a CIDR such as 10.0.0.0/8: ${problem}` });
+});
+const countryCode = z
+  .string()
+  .refine((value) => isCountryCode(value.toUpperCase()), 'expected an ISO 3166-1 alpha-2 country code');
 
 const geoipSchema = z.strictObject({
   database: z.string().min(1).optional(),
@@ -37,14 +50,23 @@ const geoipSchema = z.strictObject({
   watch: z.boolean().default(true),
 });
 
-const clientIpSchema = z.strictObject({
-  source: z.enum(['socket', 'x-forwarded-for', 'forwarded', 'proxy-protocol']).default('socket'),
-  trustedProxies: z.array(cidr).default([]),
-});
+const clientIpSchema = z
+  .strictObject({
+    source: z.enum(['socket', 'x-forwarded-for', 'forwarded', 'proxy-protocol']).default('socket'),
+    trustedProxies: z.array(cidr).default([]),
+  })
+  .refine((clientIp) => clientIp.source === 'socket' || clientIp.trustedProxies.length > 0, {
+    path: ['trustedProxies'],
+    message:
+      'expected at least one trusted proxy: headers and PROXY headers are only read from trusted peers',
+  });
 
 const originUrl = z
   .string()
-  .refine(isHttpUrl, 'expected an http:// or https:// origin URL without a path, such as http://10.0.0.5:8080');
+  .refine(
+    isHttpUrl,
+    'expected an http:// or https:// origin URL without a path, such as http://10.0.0.5:8080',
+  );
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP header name');
 const headerValue = z.string().regex(/^[\t\x20-\x7e]*$/, 'expected a header value of visible ASCII');
@@ -81,8 +103,16 @@ const legalSchema = z.strictObject({
 const cacheSchema = z.union([
   z.literal(false),
   z.strictObject({
-    maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
-    maxEntryBytes: z.number().int().positive().default(8 * 1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
+    maxEntryBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024),
   }),
 ]);
 
@@ -109,16 +139,6 @@ export const configSchema = z.strictObject({
 
 /** The validated config as written (relative paths not yet resolved). */
 export type ConfigInput = z.infer<typeof configSchema>;
-
-function isCidr(value: string): boolean {
-  const [address, bits, ...rest] = value.split('/');
-  if (address === undefined || rest.length > 0) return false;
-  const family = isIP(address);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
-}
 
 function isHttpUrl(value: string): boolean {
   try {

@@ -12,10 +12,13 @@ export type SiteHost =
 export function parseSiteHost(raw: string): SiteHost | { ok: false; reason: string } {
   const wildcard = raw.startsWith('*.');
   const normalized = normalizeHost(wildcard ? raw.slice(2) : raw);
-  if (!normalized.ok) return { ok: false, reason: `expected a host name, IP literal or *.name: ${normalized.reason}` };
+  if (!normalized.ok)
+    return { ok: false, reason: `expected a host name, IP literal or *.name: ${normalized.reason}` };
   if (wildcard && normalized.kind !== 'name') {
     return { ok: false, reason: 'expected a host name after "*.", not an IP literal' };
   }
   const host = normalized.host;
-  return wildcard ? { ok: true, kind: 'wildcard', host, pattern: `*.${host}` } : { ok: true, kind: 'exact', host, pattern: host };
+  return wildcard
+    ? { ok: true, kind: 'wildcard', host, pattern: `*.${host}` }
+    : { ok: true, kind: 'exact', host, pattern: host };
 }

@@ -7,7 +7,10 @@ describe('parseRequestTarget', () => {
   });
 
   it('takes the authority of an absolute-form target and keeps its path and query', () => {
-    expect(parseRequestTarget('http://Example.com:8080/a?b')).toEqual({ authority: 'Example.com:8080', path: '/a?b' });
+    expect(parseRequestTarget('http://Example.com:8080/a?b')).toEqual({
+      authority: 'Example.com:8080',
+      path: '/a?b',
+    });
     expect(parseRequestTarget('HTTPS://example.com')).toEqual({ authority: 'example.com', path: '/' });
     expect(parseRequestTarget('http://example.com?q=1')).toEqual({ authority: 'example.com', path: '/?q=1' });
   });
@@ -17,7 +20,10 @@ describe('parseRequestTarget', () => {
   });
 
   it('hands userinfo to host normalisation, which refuses it', () => {
-    expect(parseRequestTarget('http://user@evil.example/')).toEqual({ authority: 'user@evil.example', path: '/' });
+    expect(parseRequestTarget('http://user@evil.example/')).toEqual({
+      authority: 'user@evil.example',
+      path: '/',
+    });
   });
 
   it('refuses targets that are neither origin-form nor absolute-form', () => {

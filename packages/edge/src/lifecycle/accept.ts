@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { CONTINUE, type RequestContext, replyWith, type Verdict } from './context.js';
 import { plainReply } from '../reply/plain-reply.js';
+import { CONTINUE, type RequestContext, replyWith, type Verdict } from './context.js';
 
 /**
  * Phase `accept`: turns the request target and Host header(s) into one authority and an origin-form path.

@@ -1,3 +1,4 @@
+import type { HttpCache } from '@edge451/cache';
 import type { CountryLocator } from '@edge451/geo';
 import type { Policy } from '@edge451/policy';
 import type { Logger } from 'pino';
@@ -5,6 +6,7 @@ import type { EdgeConfig } from '../config/load-config.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { OriginPools } from '../upstream/origin-pools.js';
 import { accept } from './accept.js';
+import { serveThroughCache } from './cache-lookup.js';
 import { makeDecide } from './decide.js';
 import { makeIdentifyClient } from './identify-client.js';
 import { normalizeHost } from './normalize-host.js';
@@ -15,6 +17,8 @@ import type { Phases } from './run-lifecycle.js';
 
 export type PhaseDeps = {
   config: EdgeConfig;
+  /** The shared cache; undefined when `cache: false`. */
+  cache: HttpCache | undefined;
   locator: CountryLocator;
   currentPolicy: () => Policy;
   pools: OriginPools;
@@ -27,7 +31,7 @@ export type PhaseDeps = {
  * list) so the per-request path stays lean. A config reload builds a new set and swaps it in whole.
  */
 export function createPhases(deps: PhaseDeps): Phases & { router: SiteRouter } {
-  const { config, pools } = deps;
+  const { config, pools, cache } = deps;
   const router = createSiteRouter(config.sites);
   return {
     router,
@@ -36,7 +40,7 @@ export function createPhases(deps: PhaseDeps): Phases & { router: SiteRouter } {
     normalizeHost,
     route: makeRoute(router),
     decide: makeDecide(deps.currentPolicy, config.legal),
-    fetch: (ctx) => proxy(ctx, pools),
+    fetch: cache === undefined ? (ctx) => proxy(ctx, pools) : (ctx) => serveThroughCache(ctx, cache, pools),
     record: makeRecord(deps.logger, deps.metrics, config.log.sampleRate),
   };
 }

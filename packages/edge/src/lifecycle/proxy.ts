@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { toEdgeError } from '../errors.js';
-import { upstreamRequestHeaders, clientResponseHeaders } from '../upstream/forward-headers.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../upstream/forward-headers.js';
 import type { OriginPools, OriginResponse } from '../upstream/origin-pools.js';
 import type { Reply, RequestContext } from './context.js';
 
@@ -34,21 +34,26 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
   };
 }
 
-/** The request headers the origin gets before any cache adjustment. */
-export function originRequestHeaders(ctx: RequestContext): Record<string, string | string[]> {
-  return upstreamRequestHeaders(ctx);
-}
-
 /** Turns an origin response into the reply for the client: hop-by-hop stripped, Via and site extras added. */
-export function replyFromOrigin(ctx: RequestContext, response: OriginResponse): Reply {
+export function replyFromOrigin(
+  ctx: RequestContext,
+  response: { status: number; headers: OriginResponse['headers']; body: Reply['body'] },
+): Reply {
   const extra = ctx.site?.config.headers.response ?? {};
-  return { status: response.status, headers: clientResponseHeaders(response.headers, extra), body: response.body };
+  return {
+    status: response.status,
+    headers: clientResponseHeaders(response.headers, extra),
+    body: response.body,
+  };
 }
 
 /** Phase `proxy` without a cache: one origin request, the reply streams its body. */
 export async function proxy(ctx: RequestContext, pools: OriginPools): Promise<Reply> {
   const call = originCallFor(ctx, pools);
-  const response = await call({ method: ctx.req.method ?? 'GET', headers: originRequestHeaders(ctx) }, ctx.abort.signal);
+  const response = await call(
+    { method: ctx.req.method ?? 'GET', headers: upstreamRequestHeaders(ctx) },
+    ctx.abort.signal,
+  );
   return replyFromOrigin(ctx, response);
 }
 
@@ -59,7 +64,9 @@ function hasRequestBody(ctx: RequestContext): boolean {
   return length !== undefined && length !== '0';
 }
 
-function definedOnly(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+function definedOnly(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];

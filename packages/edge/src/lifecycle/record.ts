@@ -27,7 +27,8 @@ export function makeRecord(logger: Logger, metrics: Metrics, sampleRate: number)
       logger.warn({ ...fields(ctx, outcome, seconds, error), err: error }, error.message);
       return;
     }
-    if (sampleRate >= 1 || Math.random() < sampleRate) logger.info(fields(ctx, outcome, seconds, error), 'request');
+    if (sampleRate >= 1 || Math.random() < sampleRate)
+      logger.info(fields(ctx, outcome, seconds, error), 'request');
   };
 }
 

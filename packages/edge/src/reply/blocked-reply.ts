@@ -14,7 +14,11 @@ const offered = ['text/html', 'application/json'];
  * names the order. HTML by default, JSON when the client prefers it.
  * `Cache-Control: no-store` because the answer depends on the client's country: no shared cache may keep it.
  */
-export function blockedReply(requestHeaders: IncomingHttpHeaders, legal: LegalNotice, facts: BlockedFacts): Reply {
+export function blockedReply(
+  requestHeaders: IncomingHttpHeaders,
+  legal: LegalNotice,
+  facts: BlockedFacts,
+): Reply {
   const wantsJson = new Negotiator({ headers: requestHeaders }).mediaType(offered) === 'application/json';
   const body = wantsJson ? jsonBody(legal, facts) : htmlBody(legal, facts);
   return {
@@ -80,7 +84,13 @@ ${contact}
 `;
 }
 
-const htmlEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const htmlEscapes: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => htmlEscapes[char] ?? char);

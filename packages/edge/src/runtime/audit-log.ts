@@ -32,9 +32,12 @@ export class AuditLog {
     this.nextSeq = (entries.at(-1)?.seq ?? 0) + 1;
   }
 
-  /** Opens (creating the folder if needed) and reads the existing log. A torn last line is ignored. */
-  static async open(dir: string): Promise<AuditLog> {
-    await mkdir(dir, { recursive: true });
+  /**
+   * Opens and reads the existing log; a torn last line is ignored. Creates the folder unless `readOnly`
+   * (`edge451 decide` reads the state without leaving a folder behind).
+   */
+  static async open(dir: string, options: { readOnly?: boolean } = {}): Promise<AuditLog> {
+    if (options.readOnly !== true) await mkdir(dir, { recursive: true });
     const text = await readFile(join(dir, 'audit.jsonl'), 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return '';
       throw error;

@@ -1,12 +1,13 @@
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { CacheError, type PurgeSelector } from '@edge451/cache';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics } from '../observe/metrics.js';
-import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
-import type { EdgeNode } from './edge-node.js';
-import { snapshotOf } from './policy-replica.js';
 import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
+import type { EdgeNode } from './edge-node.js';
+import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
+import { snapshotOf } from './policy-replica.js';
 import { urlOf } from './traffic-server.js';
 
 /**
@@ -37,18 +38,26 @@ export async function startClusterPrimary(
     for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, message);
   };
   policy.onChange((after, _before, change) => {
-    broadcast(change === undefined ? { type: 'snapshot', snapshot: snapshotOf(after) } : { type: 'change', change, version: after.version });
+    broadcast(
+      change === undefined
+        ? { type: 'snapshot', snapshot: snapshotOf(after) }
+        : { type: 'change', change, version: after.version },
+    );
   });
 
+  const purges = new ClusterPurges(() => [...ready.keys()]);
   cluster.setupPrimary({ exec: process.argv[1], args: workerArgs });
   const fork = () => {
     const worker = cluster.fork(env);
     worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'hello') send(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
+      if (message.type === 'hello')
+        send(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
       if (message.type === 'ready') ready.set(worker, message.url);
+      if (message.type === 'purged') purges.settle(worker, message);
     });
     worker.on('exit', (code, signal) => {
       ready.delete(worker);
+      purges.forget(worker);
       if (stopping) return;
       if (!startup.done) {
         // A worker that dies before the node is ready (port taken, bad file) would die again: give up.
@@ -66,7 +75,14 @@ export async function startClusterPrimary(
     contentType: aggregate.contentType as string,
     metrics: async () => (await aggregate.clusterMetrics()) as string,
   };
-  const admin = await startAdmin(config, control, registry, () => ready.size === workerCount, logger);
+  const purge = config.cache === false ? undefined : (selector: PurgeSelector) => purges.run(selector);
+  const admin = await startAdmin(
+    config,
+    { ...control, purge },
+    registry,
+    () => ready.size === workerCount,
+    logger,
+  );
   let url: string;
   try {
     url = await allReady(ready, workerCount, startup);
@@ -97,7 +113,8 @@ export async function startClusterPrimary(
     async close() {
       stopping = true;
       const exits = Object.values(cluster.workers ?? {}).map(
-        (worker) => new Promise((resolve) => (worker?.isDead() ? resolve(undefined) : worker?.once('exit', resolve))),
+        (worker) =>
+          new Promise((resolve) => (worker?.isDead() ? resolve(undefined) : worker?.once('exit', resolve))),
       );
       broadcast({ type: 'shutdown' });
       await Promise.all(exits);
@@ -108,10 +125,69 @@ export async function startClusterPrimary(
   };
 }
 
-async function allReady(ready: Map<Worker, string>, count: number, startup: { failed: number }): Promise<string> {
+async function allReady(
+  ready: Map<Worker, string>,
+  count: number,
+  startup: { failed: number },
+): Promise<string> {
   while (ready.size < count) {
-    if (startup.failed > 0) throw new Error(`${startup.failed} worker(s) failed to start; see their log lines`);
+    if (startup.failed > 0)
+      throw new Error(`${startup.failed} worker(s) failed to start; see their log lines`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return [...ready.values()][0] ?? '';
+}
+
+type PurgeReply = Extract<WorkerMessage, { type: 'purged' }>;
+
+/** Fans a purge out to every ready worker (each has its own memory cache) and sums what they removed. */
+class ClusterPurges {
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { waiting: Set<Worker>; total: number; done: (error?: Error) => void }
+  >();
+
+  constructor(private readonly workers: () => Worker[]) {}
+
+  run(selector: PurgeSelector): Promise<number> {
+    const id = this.nextId++;
+    const targets = this.workers();
+    return new Promise<number>((resolve, reject) => {
+      const entry = {
+        waiting: new Set(targets),
+        total: 0,
+        done: (error?: Error) => {
+          this.pending.delete(id);
+          if (error === undefined) resolve(entry.total);
+          else reject(error);
+        },
+      };
+      this.pending.set(id, entry);
+      if (targets.length === 0) entry.done();
+      for (const worker of targets) worker.send({ type: 'purge', id, selector } satisfies PrimaryMessage);
+    });
+  }
+
+  /** A worker that died takes its cache with it: stop waiting for its answer. */
+  forget(worker: Worker): void {
+    for (const entry of [...this.pending.values()]) {
+      if (entry.waiting.delete(worker) && entry.waiting.size === 0) entry.done();
+    }
+  }
+
+  settle(worker: Worker, reply: PurgeReply): void {
+    const entry = this.pending.get(reply.id);
+    if (entry === undefined) return;
+    if (reply.error !== undefined) {
+      const message = reply.error.message;
+      entry.done(
+        reply.error.client ? new CacheError('CACHE_PURGE_INVALID', message, 'client') : new Error(message),
+      );
+      return;
+    }
+    entry.total += reply.count;
+    entry.waiting.delete(worker);
+    if (entry.waiting.size === 0) entry.done();
+  }
 }

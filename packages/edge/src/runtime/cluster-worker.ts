@@ -1,8 +1,10 @@
-import { AggregatorRegistry } from 'prom-client';
+import { CacheError, type PurgeSelector } from '@edge451/cache';
 import type { PolicyChange } from '@edge451/policy';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import { type EdgeConfig, loadConfig } from '../config/load-config.js';
 import { createMetrics } from '../observe/metrics.js';
+import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
 import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
 import { openGeo } from './edge-node.js';
 import { PolicyReplica } from './policy-replica.js';
@@ -17,6 +19,7 @@ export function runClusterWorker(config: EdgeConfig, logger: Logger): void {
   let replica: PolicyReplica | undefined;
   let traffic: TrafficServer | undefined;
   let current = config;
+  const cache = createEdgeCache(config);
 
   const start = async (first: PolicyReplica) => {
     const metrics = createMetrics();
@@ -24,7 +27,8 @@ export function runClusterWorker(config: EdgeConfig, logger: Logger): void {
     metrics.policyVersion.set(first.current().version);
     first.onChange((after) => metrics.policyVersion.set(after.version));
     const locator = await openGeo(current, logger, metrics);
-    traffic = await startTrafficServer(current, { locator, policy: first, logger, metrics });
+    if (cache !== undefined) purgeWhenBlocked(first, cache, logger);
+    traffic = await startTrafficServer(current, { locator, policy: first, cache, logger, metrics });
     send({ type: 'ready', url: traffic.url });
   };
 
@@ -53,18 +57,36 @@ export function runClusterWorker(config: EdgeConfig, logger: Logger): void {
           (error: unknown) => logger.error({ err: error }, 'worker could not reload the config'),
         );
         return;
+      case 'purge':
+        purgeFor(message.id, message.selector);
+        return;
       case 'shutdown':
         void (traffic?.close(current.shutdown.drainMs) ?? Promise.resolve()).finally(() => process.exit(0));
         return;
     }
   });
+  function purgeFor(id: number, selector: PurgeSelector): void {
+    if (cache === undefined) return void send({ type: 'purged', id, count: 0 });
+    cache.purge(selector).then(
+      (count) => send({ type: 'purged', id, count }),
+      (error: unknown) => {
+        const client = error instanceof CacheError && error.source === 'client';
+        send({ type: 'purged', id, count: 0, error: { message: (error as Error).message, client } });
+      },
+    );
+  }
   // SIGTERM/SIGINT reach the whole process group; the primary coordinates the drain.
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
   send({ type: 'hello' });
 }
 
-function applyOrResync(replica: PolicyReplica, change: PolicyChange, version: number, logger: Logger): boolean {
+function applyOrResync(
+  replica: PolicyReplica,
+  change: PolicyChange,
+  version: number,
+  logger: Logger,
+): boolean {
   try {
     return replica.apply(change, version);
   } catch (error) {

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { PurgeSelector } from '@edge451/cache';
 import { type CountryLocator, openCountryLocator } from '@edge451/geo';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-http.js';
@@ -6,6 +7,7 @@ import type { MetricsSource } from '../admin/admin-routes.js';
 import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { AuditLog } from './audit-log.js';
+import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
 import { PolicyState } from './policy-state.js';
 import { listen, startTrafficServer, urlOf } from './traffic-server.js';
 
@@ -30,17 +32,29 @@ export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise
   const metrics = createMetrics();
   const control = await openControlPlane(config, logger, metrics);
   const { locator, policy } = control;
+  const cache = createEdgeCache(config);
+  if (cache !== undefined) purgeWhenBlocked(policy, cache, logger);
   let traffic: Awaited<ReturnType<typeof startTrafficServer>> | undefined;
-  const admin = await startAdmin(config, control, metrics.registry, () => traffic?.listening === true, logger);
+  const purge = cache === undefined ? undefined : (selector: PurgeSelector) => cache.purge(selector);
+  const admin = await startAdmin(
+    config,
+    { ...control, purge },
+    metrics.registry,
+    () => traffic?.listening === true,
+    logger,
+  );
   try {
-    traffic = await startTrafficServer(config, { locator, policy, logger, metrics });
+    traffic = await startTrafficServer(config, { locator, policy, cache, logger, metrics });
   } catch (error) {
     admin.close();
     locator.close();
     throw error;
   }
   let current = config;
-  logger.info({ listen: traffic.url, admin: urlOf(admin), policy_version: policy.current().version }, 'edge451 ready');
+  logger.info(
+    { listen: traffic.url, admin: urlOf(admin), policy_version: policy.current().version },
+    'edge451 ready',
+  );
   const running = traffic;
   return {
     url: running.url,
@@ -77,7 +91,10 @@ export async function openControlPlane(config: EdgeConfig, logger: Logger, metri
   }
 }
 
-type ControlPlane = Awaited<ReturnType<typeof openControlPlane>>;
+/** The control plane plus how to purge the cache(s) it fronts; `purge` is undefined when the cache is off. */
+type ControlPlane = Awaited<ReturnType<typeof openControlPlane>> & {
+  purge: ((selector: PurgeSelector) => Promise<number>) | undefined;
+};
 
 /** The admin listener over a control plane; `metrics` is this process's registry or the cluster aggregate. */
 export async function startAdmin(
@@ -102,7 +119,10 @@ export async function openGeo(config: EdgeConfig, logger: Logger, metrics: Metri
         logger.info({ geo: event.info }, 'geo database reloaded');
       } else {
         metrics.geoReloadErrors.inc();
-        logger.error({ err: event.error }, 'geo database replacement refused; the previous database stays in use');
+        logger.error(
+          { err: event.error },
+          'geo database replacement refused; the previous database stays in use',
+        );
       }
     },
   });

@@ -1,5 +1,6 @@
-import type { CountryLocator } from '@edge451/geo';
-import type { Policy } from '@edge451/policy';
+import { type CountryLocator, normalizeIp } from '@edge451/geo';
+import { isCountryCode, type Policy } from '@edge451/policy';
+import { EdgeError } from '../errors.js';
 
 export type DecisionQuery = { host: string; ip?: string; country?: string; at?: number };
 
@@ -8,6 +9,21 @@ export type DecisionQuery = { host: string; ip?: string; country?: string; at?: 
  * and `GET /decide` answers. Uses the same policy and geo lookup as the request path.
  */
 export function explainDecision(policy: Policy, locator: CountryLocator, query: DecisionQuery) {
+  // A typo in an address must not read as "not blocked, country unknown".
+  if (query.ip !== undefined && normalizeIp(query.ip) === null) {
+    throw new EdgeError(
+      'EDGE_BAD_REQUEST',
+      'client',
+      `expected ip to be an IPv4 or IPv6 address, got "${query.ip}"`,
+    );
+  }
+  if (query.country !== undefined && !isCountryCode(query.country.toUpperCase())) {
+    throw new EdgeError(
+      'EDGE_BAD_REQUEST',
+      'client',
+      `expected country to be an ISO 3166-1 alpha-2 code, got "${query.country}"`,
+    );
+  }
   const located =
     query.country !== undefined
       ? { country: query.country.toUpperCase(), source: 'given' as const }

@@ -45,7 +45,10 @@ export class PolicyReplica implements PolicyView {
 }
 
 function compileSnapshot(snapshot: PolicySnapshot): Policy {
-  return compilePolicy(snapshot.document, { version: snapshot.version, unknownCountry: snapshot.unknownCountry });
+  return compilePolicy(snapshot.document, {
+    version: snapshot.version,
+    unknownCountry: snapshot.unknownCountry,
+  });
 }
 
 /** The snapshot of a policy in force, for sending to a worker. */

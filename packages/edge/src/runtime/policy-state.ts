@@ -1,4 +1,10 @@
-import { compilePolicy, loadPolicyFiles, type Policy, type PolicyChange } from '@edge451/policy';
+import {
+  compilePolicy,
+  loadPolicyFiles,
+  type Policy,
+  type PolicyChange,
+  type PolicyDocument,
+} from '@edge451/policy';
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditLog } from './audit-log.js';
 
@@ -94,8 +100,18 @@ export class PolicyState implements PolicyView {
   }
 }
 
-async function build(source: PolicySource, audit: AuditLog, logger: Logger, version: number): Promise<Policy> {
-  const document = await loadPolicyFiles(source.files);
+/** The policy files as one document; a node with no policy files starts with no orders. */
+export async function loadPolicySource(files: readonly string[]): Promise<PolicyDocument> {
+  return files.length === 0 ? { orders: [] } : loadPolicyFiles(files);
+}
+
+async function build(
+  source: PolicySource,
+  audit: AuditLog,
+  logger: Logger,
+  version: number,
+): Promise<Policy> {
+  const document = await loadPolicySource(source.files);
   let policy = compilePolicy(document, { version, unknownCountry: source.unknownCountry });
   for (const change of audit.changes()) {
     try {

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { HttpCache } from '@edge451/cache';
 import type { CountryLocator } from '@edge451/geo';
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/load-config.js';
@@ -25,7 +26,13 @@ export type TrafficServer = {
   close(drainMs: number): Promise<void>;
 };
 
-type Deps = { locator: CountryLocator; policy: PolicyView; logger: Logger; metrics: Metrics };
+type Deps = {
+  locator: CountryLocator;
+  policy: PolicyView;
+  cache: HttpCache | undefined;
+  logger: Logger;
+  metrics: Metrics;
+};
 
 /** The traffic listener: every request and Upgrade walks the lifecycle in `run-lifecycle.ts`. */
 export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promise<TrafficServer> {
@@ -55,7 +62,10 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
   // The edge is not a forward proxy (DECISIONS #10).
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());
-    writeRawReply(socket, plainReply(405, 'CONNECT is not supported.', { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' }));
+    writeRawReply(
+      socket,
+      plainReply(405, 'CONNECT is not supported.', { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' }),
+    );
   });
 
   const listener: NetServer =
@@ -97,7 +107,13 @@ function createContext(req: IncomingMessage, res: ServerResponse): RequestContex
 }
 
 /** An Upgrade passes the same gate as every request: it is not a side door around the decision. */
-function handleUpgrade(ctx: RequestContext, socket: Duplex, head: Buffer, phases: Phases, proxy: UpgradeProxy) {
+function handleUpgrade(
+  ctx: RequestContext,
+  socket: Duplex,
+  head: Buffer,
+  phases: Phases,
+  proxy: UpgradeProxy,
+) {
   const verdict = runGate(ctx, phases);
   if (verdict.next === 'reply') {
     ctx.outcome = verdict.reply.status === 451 ? 'blocked' : 'rejected';

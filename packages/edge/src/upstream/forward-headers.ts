@@ -50,7 +50,8 @@ export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
   }
   out.via = appendList(incoming.via, VIA);
   out.host = site?.config.preserveHost ? hostHeaderFor(ctx.host ?? '') : (site?.origin.host ?? '');
-  for (const [name, value] of Object.entries(site?.config.headers.request ?? {})) out[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(site?.config.headers.request ?? {}))
+    out[name.toLowerCase()] = value;
   return out;
 }
 

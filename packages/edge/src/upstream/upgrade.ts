@@ -18,14 +18,20 @@ export class UpgradeProxy {
   constructor(private readonly onError: (error: Error, ctx: RequestContext) => void) {
     // Without an error listener http-proxy rethrows and the process dies; errors arrive per request below.
     this.proxy.on('error', () => undefined);
-    this.proxy.on('proxyReqWs', (upstream: ClientRequest, req: IncomingMessage) => this.pending.get(req)?.(upstream));
+    this.proxy.on('proxyReqWs', (upstream: ClientRequest, req: IncomingMessage) =>
+      this.pending.get(req)?.(upstream),
+    );
   }
 
   /** Proxies an allowed Upgrade request; the client socket is owned by this class from here on. */
   forward(ctx: RequestContext, socket: Duplex, head: Buffer): void {
     const { req, site } = ctx;
     if (site === undefined) throw new Error('upgrade reached the proxy without a routed site');
-    req.headers = { ...upstreamRequestHeaders(ctx), connection: 'upgrade', upgrade: req.headers.upgrade ?? '' };
+    req.headers = {
+      ...upstreamRequestHeaders(ctx),
+      connection: 'upgrade',
+      upgrade: req.headers.upgrade ?? '',
+    };
     this.track(socket);
     let upgraded = false;
     let upstreamRequest: ClientRequest | undefined;
@@ -43,7 +49,12 @@ export class UpgradeProxy {
     this.proxy.ws(req, socket, head, { target: site.origin.origin }, (error: Error) => {
       this.onError(error, ctx);
       if (upgraded) socket.destroy();
-      else writeRawReply(socket, { status: 502, headers: { 'content-type': 'text/plain' }, body: 'Bad gateway.\n' });
+      else
+        writeRawReply(socket, {
+          status: 502,
+          headers: { 'content-type': 'text/plain' },
+          body: 'Bad gateway.\n',
+        });
     });
   }
 

@@ -1,0 +1,36 @@
+import type { CacheOutcome, HttpCache } from '@edge451/cache';
+import { upstreamRequestHeaders } from '../upstream/forward-headers.js';
+import type { OriginPools } from '../upstream/origin-pools.js';
+import type { Outcome, Reply, RequestContext } from './context.js';
+import { originCallFor, replyFromOrigin } from './proxy.js';
+
+// Cache words → the request outcome words of logs and metrics.
+const outcomeOf: Record<CacheOutcome, Outcome> = {
+  hit: 'hit',
+  stale: 'hit',
+  revalidated: 'hit',
+  miss: 'miss',
+  bypass: 'proxied',
+};
+
+/**
+ * Phases `cacheLookup → proxy → store`, after the decision: the cache answers from its store, or calls the
+ * origin (at most once per coalesced miss) and stores what it may. The cache key is built from the
+ * normalised host and the forwarding headers the edge rebuilt itself, never from what the client claimed,
+ * so no client header can poison what another client is served.
+ */
+export async function serveThroughCache(
+  ctx: RequestContext,
+  cache: HttpCache,
+  pools: OriginPools,
+): Promise<Reply> {
+  const headers = upstreamRequestHeaders(ctx);
+  const request = { method: ctx.req.method ?? 'GET', host: ctx.host ?? '', path: ctx.path, headers };
+  const reply = await cache.serve(request, originCallFor(ctx, pools), ctx.abort.signal);
+  ctx.cache =
+    reply.notStored === undefined
+      ? { outcome: reply.outcome }
+      : { outcome: reply.outcome, notStored: reply.notStored };
+  ctx.outcome = outcomeOf[reply.outcome];
+  return replyFromOrigin(ctx, { status: reply.status, headers: reply.headers, body: reply.body });
+}

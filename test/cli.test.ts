@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {
@@ -61,6 +62,10 @@ async function validSetup(policy: object = { orders: [motogpOrder] }) {
 }
 
 /** Replaces the temporary folder in a report so snapshots do not depend on it. */
+function exampleAbsolute(path: string): string {
+  return fileURLToPath(new URL(`../${path}`, import.meta.url));
+}
+
 function withoutDir(text: string, dir: string): string {
   return text.replaceAll(dir, '<dir>');
 }
@@ -74,6 +79,20 @@ describe('edge451 check', () => {
     expect(withoutDir(result.stdout, dir)).toBe(
       '<dir>/edge451.yaml: OK (1 site(s), 1 order(s), 3 blocked host(s) from 1 policy file(s))\n',
     );
+  });
+
+  it('validates policy files alone with --policy, as compliance staff do before deploying', async () => {
+    const valid = await edge451(['check', '--policy', exampleAbsolute('examples/policy.yaml')]);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout).toMatch(/OK \(2 order\(s\), 5 blocked host\(s\)\)/);
+
+    const dir = await tempDir({
+      'bad.yaml': { orders: [{ id: 'o1', authority: 'Court', reference: 'R', countries: ['FRA'], hosts: ['a.example'] }] },
+    });
+    const invalid = await edge451(['check', '--policy', join(dir, 'bad.yaml')]);
+    expect(invalid.code).toBe(1);
+    expect(withoutDir(invalid.stderr, dir)).toContain('<dir>/bad.yaml');
+    expect(invalid.stderr).toContain('countries[0]');
   });
 
   it('exits 1 listing every config error with its file, line, path and expected value', async () => {

@@ -5,14 +5,22 @@ import { issuesOf, reportIssues } from './report-issues.js';
 
 /**
  * `edge451 check --config FILE`, like `nginx -t`: validates the config and every policy file it names.
+ * `edge451 check --policy FILE...` validates policy files alone, for compliance staff editing orders.
  * Prints every problem (file, path, expected value) and returns 1, or a one-line summary and 0.
  */
-export async function runCheck(configFile: string | undefined): Promise<number> {
-  if (configFile === undefined) {
-    process.stderr.write('edge451 check: expected --config FILE\n');
+export async function runCheck(configFile: string | undefined, policyFiles: string[] = []): Promise<number> {
+  if ((configFile === undefined) === (policyFiles.length === 0)) {
+    process.stderr.write('edge451 check: expected --config FILE or --policy FILE...\n');
     return 2;
   }
   try {
+    if (configFile === undefined) {
+      const policy = compilePolicy(await loadPolicySource(policyFiles));
+      process.stdout.write(
+        `${policyFiles.join(', ')}: OK (${policy.orders.length} order(s), ${policy.hostCount} blocked host(s))\n`,
+      );
+      return 0;
+    }
     const config = await loadConfig(configFile);
     const document = await loadPolicySource(config.policy.files);
     const policy = compilePolicy(document, { unknownCountry: config.policy.unknownCountry });

@@ -7,6 +7,7 @@ import { runStart } from './start.js';
 const usage = `Usage:
   edge451 start [--config FILE]        run a node (without --config: the embedded demo defaults)
   edge451 check --config FILE          validate the config and every policy file it names
+  edge451 check --policy FILE...       validate policy files alone (YAML or JSON)
   edge451 decide --config FILE --host HOST (--ip IP | --country CC) [--at RFC3339]
                                        print the decision as JSON
 `;
@@ -18,6 +19,7 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     options: {
       config: { type: 'string', short: 'c' },
+      policy: { type: 'string', multiple: true },
       host: { type: 'string' },
       ip: { type: 'string' },
       country: { type: 'string' },
@@ -38,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return runStart(values.config);
     case 'check':
-      return runCheck(values.config);
+      return runCheck(values.config, values.policy);
     case 'decide':
       return runDecide(values);
     default:

@@ -463,7 +463,10 @@ describe('GET /decide', () => {
     const refusals: Array<[string, string]> = [
       ['/decide?ip=2a02%3Acfc0%3A%3A1', 'expected a host query parameter'],
       ['/decide?host=motogpstream.me', 'expected ip or country'],
-      ['/decide?host=motogpstream.me&country=FRA', 'expected country to be an ISO 3166-1 alpha-2 code, got "FRA"'],
+      [
+        '/decide?host=motogpstream.me&country=FRA',
+        'expected country to be an ISO 3166-1 alpha-2 code, got "FRA"',
+      ],
     ];
     for (const [path, message] of refusals) {
       const answer = await callAdmin<ErrorAnswer>(edge, 'GET', path);

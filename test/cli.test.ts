@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,45 +10,11 @@ import {
   motogpOrder,
   statusThroughEdge,
 } from './support/blocking-order.js';
-import {
-  adminToken,
-  countryTestDatabase,
-  edgeBinary,
-  startEdge,
-  tempDir,
-  testConfig,
-} from './support/edge.js';
+import { adminToken, countryTestDatabase, runCli, startEdge, tempDir, testConfig } from './support/edge.js';
 import { send } from './support/http.js';
 import { startOrigin } from './support/origin.js';
 
 // The `edge451` binary as an operator runs it: check, decide, start, and its signals.
-
-type CliResult = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
-
-/**
- * Runs `edge451 <args>` with extra environment variables. A command that has not exited within
- * `timeoutMs` is killed and reported with `signal: 'SIGKILL'` instead of hanging the suite.
- */
-async function edge451(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [edgeBinary, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-    timeout: timeoutMs,
-    killSignal: 'SIGKILL',
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
-  );
-  return { code, signal, stdout, stderr };
-}
 
 /** A folder holding a valid config (`edge451.yaml`) and a policy file with the MotoGP order. */
 async function validSetup(policy: object = { orders: [motogpOrder] }) {
@@ -73,7 +38,7 @@ function withoutDir(text: string, dir: string): string {
 describe('edge451 check', () => {
   it('exits 0 with a one-line summary on a valid config', async () => {
     const { dir, configFile } = await validSetup();
-    const result = await edge451(['check', '--config', configFile]);
+    const result = await runCli(['check', '--config', configFile]);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(withoutDir(result.stdout, dir)).toBe(
@@ -82,14 +47,16 @@ describe('edge451 check', () => {
   });
 
   it('validates policy files alone with --policy, as compliance staff do before deploying', async () => {
-    const valid = await edge451(['check', '--policy', exampleAbsolute('examples/policy.yaml')]);
+    const valid = await runCli(['check', '--policy', exampleAbsolute('examples/policy.yaml')]);
     expect(valid.code).toBe(0);
     expect(valid.stdout).toMatch(/OK \(2 order\(s\), 5 blocked host\(s\)\)/);
 
     const dir = await tempDir({
-      'bad.yaml': { orders: [{ id: 'o1', authority: 'Court', reference: 'R', countries: ['FRA'], hosts: ['a.example'] }] },
+      'bad.yaml': {
+        orders: [{ id: 'o1', authority: 'Court', reference: 'R', countries: ['FRA'], hosts: ['a.example'] }],
+      },
     });
-    const invalid = await edge451(['check', '--policy', join(dir, 'bad.yaml')]);
+    const invalid = await runCli(['check', '--policy', join(dir, 'bad.yaml')]);
     expect(invalid.code).toBe(1);
     expect(withoutDir(invalid.stderr, dir)).toContain('<dir>/bad.yaml');
     expect(invalid.stderr).toContain('countries[0]');
@@ -109,7 +76,7 @@ legal:
   contact: legal@edge.example
 `,
     });
-    const result = await edge451(['check', '--config', join(dir, 'edge451.yaml')]);
+    const result = await runCli(['check', '--config', join(dir, 'edge451.yaml')]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(withoutDir(result.stderr, dir)).toMatchInlineSnapshot(`
@@ -134,7 +101,7 @@ legal:
     hosts: [motogpstream.me, 'not a host/']
 `,
     );
-    const result = await edge451(['check', '--config', configFile]);
+    const result = await runCli(['check', '--config', configFile]);
     expect(result.code).toBe(1);
     const report = withoutDir(result.stderr, dir);
     expect(report).toContain('<dir>/policy.yaml');
@@ -150,7 +117,7 @@ legal:
 
   it('exits 1 with a clear message when the config file does not exist', async () => {
     const dir = await tempDir();
-    const result = await edge451(['check', '--config', join(dir, 'absent.yaml')]);
+    const result = await runCli(['check', '--config', join(dir, 'absent.yaml')]);
     expect(result.code).toBe(1);
     expect(withoutDir(result.stderr, dir)).toBe(
       '<dir>/absent.yaml: (root): cannot read the config file (ENOENT)\n1 problem(s) found\n',
@@ -167,7 +134,7 @@ legal:
         policy: { files: ['absent-policy.yaml'] },
       }),
     );
-    const result = await edge451(['check', '--config', configFile]);
+    const result = await runCli(['check', '--config', configFile]);
     expect(result.code).toBe(1);
     expect(withoutDir(result.stderr, dir)).toContain('<dir>/absent-policy.yaml');
   });
@@ -190,7 +157,7 @@ legal:
   blockedBy: https://edge.example/legal
 `,
     );
-    const result = await edge451(['check', '--config', join(dir, 'edge451.yaml')], {
+    const result = await runCli(['check', '--config', join(dir, 'edge451.yaml')], {
       EDGE451_TEST_PORT: '8080',
       EDGE451_TEST_POLICY_FILE: 'policy.yaml',
     });
@@ -216,7 +183,7 @@ legal:
   blockedBy: https://edge.example/legal
 `,
     );
-    const result = await edge451(['check', '--config', join(dir, 'edge451.yaml')], {
+    const result = await runCli(['check', '--config', join(dir, 'edge451.yaml')], {
       EDGE451_TEST_UNSET_VARIABLE: undefined,
     });
     expect(result.code).toBe(1);
@@ -240,7 +207,7 @@ policy:
   files: [policy.yaml]
 `,
     );
-    const result = await edge451(['check', '--config', configFile], {
+    const result = await runCli(['check', '--config', configFile], {
       // Were the value pasted into the YAML text, `injected` would be an unknown top-level key (exit 1).
       EDGE451_TEST_CONTACT: 'legal@edge.example\ninjected: true',
     });
@@ -252,7 +219,7 @@ policy:
 describe('edge451 decide', () => {
   it('prints the decision for an IP as JSON with the order and countrySource "database"', async () => {
     const { configFile } = await validSetup();
-    const result = await edge451([
+    const result = await runCli([
       'decide',
       '--config',
       configFile,
@@ -273,7 +240,7 @@ describe('edge451 decide', () => {
 
   it('prints the decision for a given country, normalising the host', async () => {
     const { configFile } = await validSetup();
-    const blocked = await edge451([
+    const blocked = await runCli([
       'decide',
       '--config',
       configFile,
@@ -289,7 +256,7 @@ describe('edge451 decide', () => {
       order: { id: motogpOrder.id },
       client: { ip: null, country: 'FR', countrySource: 'given' },
     });
-    const allowed = await edge451([
+    const allowed = await runCli([
       'decide',
       '--config',
       configFile,
@@ -309,10 +276,10 @@ describe('edge451 decide', () => {
   it('--at decides at another instant: before the order starts nothing is blocked', async () => {
     const { configFile } = await validSetup();
     const args = ['decide', '--config', configFile, '--host', 'motogpstream.me', '--country', 'FR'];
-    const before = await edge451([...args, '--at', '2025-03-27T23:59:59Z']);
+    const before = await runCli([...args, '--at', '2025-03-27T23:59:59Z']);
     expect(before.code).toBe(0);
     expect(JSON.parse(before.stdout)).toMatchObject({ blocked: false, at: '2025-03-27T23:59:59.000Z' });
-    const onTheDay = await edge451([...args, '--at', '2025-03-28T00:00:00Z']);
+    const onTheDay = await runCli([...args, '--at', '2025-03-28T00:00:00Z']);
     expect(JSON.parse(onTheDay.stdout)).toMatchObject({ blocked: true, order: { id: motogpOrder.id } });
   });
 
@@ -331,7 +298,7 @@ describe('edge451 decide', () => {
     expect(notified.status).toBe(200);
     expect(await edge.stop('SIGTERM')).toBe(0);
 
-    const result = await edge451([
+    const result = await runCli([
       'decide',
       '--config',
       edge.configFile,
@@ -373,7 +340,7 @@ describe('edge451 decide', () => {
       { label: 'an unknown command', args: ['frobnicate'], stderr: /unknown command "frobnicate"/ },
     ];
     for (const { label, args, stderr } of cases) {
-      const result = await edge451(args);
+      const result = await runCli(args);
       expect({ label, code: result.code }).toEqual({ label, code: 2 });
       expect(result.stderr).toMatch(stderr);
     }
@@ -390,7 +357,7 @@ legal:
   blockedBy: not a url
 `,
     });
-    const result = await edge451(['start', '--config', join(dir, 'edge451.yaml')]);
+    const result = await runCli(['start', '--config', join(dir, 'edge451.yaml')]);
     expect(result.code).toBe(1);
     const report = withoutDir(result.stderr, dir);
     expect(report).toContain('<dir>/edge451.yaml:2: listen.port: expected a port number');
@@ -403,7 +370,7 @@ legal:
 
   it('exits 1 with the policy issues on stderr when a policy file is invalid', async () => {
     const { dir, configFile } = await validSetup({ orders: [{ ...motogpOrder, countries: ['FRANCE'] }] });
-    const result = await edge451(['start', '--config', configFile], {}, 10_000);
+    const result = await runCli(['start', '--config', configFile], {}, 10_000);
     expect(result.signal).toBeNull();
     expect(result.code).toBe(1);
     expect(withoutDir(result.stderr, dir)).toMatch(
@@ -416,7 +383,7 @@ legal:
     // policy.files defaults to [] in the config schema, and orders can come from the admin API alone.
     const config = testConfig({ sites: [{ hosts: ['news.example'], origin: origin.url }] });
     const dir = await tempDir({ 'edge451.yaml': config });
-    const check = await edge451(['check', '--config', join(dir, 'edge451.yaml')]);
+    const check = await runCli(['check', '--config', join(dir, 'edge451.yaml')]);
     expect({ code: check.code, stderr: check.stderr }).toEqual({ code: 0, stderr: '' });
     const edge = await startEdge(config);
     expect((await send(`${edge.url}/`, { headers: { host: 'news.example' } })).status).toBe(200);

@@ -140,11 +140,7 @@ describe('bodies stream both ways', () => {
 
 describe('failures', () => {
   it('answers 502 when the origin refuses connections, and keeps serving', async () => {
-    const closed = createTcpServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const port = (closed.address() as { port: number }).port;
-    closed.close();
+    const port = await closedPort();
     const edge = await startEdge(siteConfig(`http://127.0.0.1:${port}`), files);
     const response = await send(`${edge.url}/`, { headers: { host: 'www.example.com' } });
     expect(response.status).toBe(502);
@@ -264,11 +260,7 @@ describe('upgrades', () => {
   });
 
   it('answers 502 on an upgrade when the origin is down, and a non-WebSocket upgrade with 501', async () => {
-    const closed = createTcpServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const port = (closed.address() as { port: number }).port;
-    closed.close();
+    const port = await closedPort();
     const edge = await startEdge(siteConfig(`http://127.0.0.1:${port}`), files);
     const down = await sendRaw(
       edge.url,
@@ -282,6 +274,16 @@ describe('upgrades', () => {
     expect(statusOf(h2c)).toBe(501);
   });
 });
+
+/** A loopback port nothing listens on: connections to it are refused. */
+async function closedPort(): Promise<number> {
+  const server = createTcpServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 async function rssOf(pid: number): Promise<number> {
   const { readFile } = await import('node:fs/promises');

@@ -55,11 +55,28 @@ export function testConfig(overrides: Record<string, unknown>): Record<string, u
   };
 }
 
-/** Runs `edge451 <args>` to completion and returns its exit code and output. */
+export type CliResult = {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+};
+
+/**
+ * Runs `edge451 <args>` to completion with extra environment variables. A command that has not exited
+ * within `timeoutMs` is killed and reported with `signal: 'SIGKILL'` instead of hanging the suite.
+ */
 export async function runCli(
   args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [edgeBinary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 15_000,
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [edgeBinary, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => {
@@ -68,8 +85,10 @@ export async function runCli(
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
   });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+  );
+  return { code, signal, stdout, stderr };
 }
 
 /**

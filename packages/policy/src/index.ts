@@ -1,1 +1,13 @@
-export {};
+// The public API of @edge451/policy: other packages import nothing else.
+export { type CompileOptions, compilePolicy } from './compile.js';
+export { BUILT_IN_COUNTRY_GROUPS, isCountryCode, normalizeCountry } from './countries.js';
+export type { Decision, DecisionQuery, DecisionReason } from './decide.js';
+export { diffBlockedHosts } from './diff.js';
+export type { LiftDocument, NotificationDocument, OrderDocument, PolicyDocument } from './document.js';
+export { type PolicyIssue, PolicyValidationError } from './errors.js';
+export { type HostKind, type InvalidHost, type NormalizedHost, normalizeHost } from './host.js';
+export type { HostEntry, MatchKindName } from './host-pattern.js';
+export { loadPolicyFiles, type PolicyFormat, parsePolicyText } from './load.js';
+export type { Order, OrderHost } from './order.js';
+export type { Policy, PolicyStats } from './policy.js';
+export type { PolicyChange } from './validate-change.js';

@@ -1,0 +1,190 @@
+import { OverlayWriter } from './host-index.js';
+import { EXACT, type HostRule, type MatchKind, patternOf, SUBTREE, WILDCARD } from './host-pattern.js';
+import { EffectiveOrder, type LiftState, OrderCore } from './order.js';
+import type { AdditionCell, PolicyState, ValidChange } from './policy-state.js';
+import type { ValidatedLift, ValidatedNotification } from './validate-document.js';
+import type { ValidatedOrder } from './validate-order.js';
+
+/** The parts of a snapshot a change replaces; the rest is shared with the previous snapshot. */
+type Replaced = Pick<PolicyState, 'orders' | 'slots' | 'hostCount'> &
+  Partial<Pick<PolicyState, 'notifications' | 'lifts' | 'nextKey' | 'deadRuleCount'>> & {
+    addition: { orderId: string | undefined; rules: readonly HostRule[] | undefined };
+  };
+
+/**
+ * Applies a validated change and returns the next snapshot (version + 1). Touches only the names the
+ * change concerns, through an overlay on the index: a notification or lift costs O(its hosts + the
+ * overlay), whatever the number of hosts compiled (DECISIONS #14). A put-order costs O(its hosts); a
+ * delete-order is O(orders): the deleted order's rules stay in the base as garbage until compaction.
+ * Never throws for a change `validateChange` accepted against `state`.
+ */
+export function executeChange(state: PolicyState, change: ValidChange, reuseOverlay = false): PolicyState {
+  const writer = new OverlayWriter(state.index, reuseOverlay);
+  const replaced = run(state, change, writer);
+  const { addition, ...parts } = replaced;
+  return {
+    ...state,
+    ...parts,
+    index: writer.finish(),
+    version: state.version + 1,
+    history: { change, previous: state.history },
+    additions: appendAddition(state.additions, addition.orderId, addition.rules),
+  };
+}
+
+function run(state: PolicyState, change: ValidChange, writer: OverlayWriter): Replaced {
+  switch (change.type) {
+    case 'put-order':
+      return putOrder(state, change.order, writer);
+    case 'delete-order':
+      return deleteOrder(state, change.orderId);
+    case 'notify':
+      return notify(state, change.notification, writer);
+    case 'lift-host':
+      return liftHost(state, change.lift, writer);
+  }
+}
+
+function kindsOf(rule: HostRule): MatchKind[] {
+  return rule.kind === WILDCARD ? [WILDCARD] : [EXACT, SUBTREE];
+}
+
+function replaceOrder(state: PolicyState, previous: EffectiveOrder | undefined, next: EffectiveOrder) {
+  const slots = [...state.slots];
+  if (previous !== undefined) slots[previous.core.key] = undefined;
+  slots[next.core.key] = next;
+  const orders =
+    previous === undefined ? [...state.orders, next] : state.orders.map((o) => (o === previous ? next : o));
+  return { orders, slots };
+}
+
+function putOrder(state: PolicyState, order: ValidatedOrder, writer: OverlayWriter): Replaced {
+  const existing = state.orders.find((candidate) => candidate.id === order.id);
+  const core = new OrderCore(state.nextKey, order);
+  const notified = state.notifications.filter((notification) => notification.orderId === order.id);
+  let count = 0;
+  for (const rules of [order.rules, ...notified.map((notification) => notification.rules)]) {
+    for (const rule of rules)
+      if (writer.add(rule.name, core.refs[rule.kind], core.singles[rule.kind])) count++;
+  }
+  // Lifts survive the replacement for the hosts the new order still has; the others mean nothing now.
+  const lifted = new Map<string, LiftState>();
+  for (const [pattern, { lift }] of existing?.lifted ?? []) {
+    const removed = kindsOf(lift.rule).filter((kind) => writer.remove(lift.rule.name, core.refs[kind]));
+    if (removed.length === 0) continue;
+    lifted.set(pattern, { lift, removed });
+    count -= removed.length;
+  }
+  const stillNamed = (lift: ValidatedLift) =>
+    lifted.has(patternOf(lift.rule)) ||
+    kindsOf(lift.rule).some((kind) => writer.has(lift.rule.name, core.refs[kind]));
+  const lifts = state.lifts.filter((lift) => lift.orderId !== order.id || stillNamed(lift));
+  const next = new EffectiveOrder(core, state.notifications, lifted, count);
+  return {
+    ...replaceOrder(state, existing, next),
+    lifts,
+    nextKey: state.nextKey + 1,
+    hostCount: state.hostCount - (existing?.hostCount ?? 0) + count,
+    deadRuleCount: state.deadRuleCount + (existing?.hostCount ?? 0),
+    addition: { orderId: order.id, rules: undefined },
+  };
+}
+
+function deleteOrder(state: PolicyState, orderId: string): Replaced {
+  const existing = state.orders.find((candidate) => candidate.id === orderId) as EffectiveOrder;
+  const slots = [...state.slots];
+  slots[existing.core.key] = undefined;
+  return {
+    orders: state.orders.filter((order) => order !== existing),
+    slots,
+    notifications: state.notifications.filter((notification) => notification.orderId !== orderId),
+    lifts: state.lifts.filter((lift) => lift.orderId !== orderId),
+    hostCount: state.hostCount - existing.hostCount,
+    deadRuleCount: state.deadRuleCount + existing.hostCount,
+    addition: { orderId: undefined, rules: [] },
+  };
+}
+
+function notify(state: PolicyState, notification: ValidatedNotification, writer: OverlayWriter): Replaced {
+  const order = state.orders.find((candidate) => candidate.id === notification.orderId) as EffectiveOrder;
+  const { core } = order;
+  const lifted = new Map(order.lifted);
+  const added: HostRule[] = [];
+  const add = (name: string, kind: MatchKind) => {
+    if (writer.add(name, core.refs[kind], core.singles[kind])) added.push({ name, kind });
+  };
+  for (const rule of notification.rules) {
+    // DECISIONS #6: a notification for a lifted host blocks it again, as it was before the lift.
+    const liftState = lifted.get(patternOf(rule));
+    if (liftState !== undefined) {
+      lifted.delete(patternOf(rule));
+      for (const kind of liftState.removed) add(rule.name, kind);
+    }
+    add(rule.name, rule.kind);
+  }
+  const notifications = [...state.notifications, notification];
+  const next = new EffectiveOrder(core, notifications, lifted, order.hostCount + added.length);
+  return {
+    ...replaceOrder(state, order, next),
+    notifications,
+    hostCount: state.hostCount + added.length,
+    addition: { orderId: order.id, rules: added },
+  };
+}
+
+function liftHost(state: PolicyState, lift: ValidatedLift, writer: OverlayWriter): Replaced {
+  const order = state.orders.find((candidate) => candidate.id === lift.orderId) as EffectiveOrder;
+  const { core } = order;
+  const removed = kindsOf(lift.rule).filter((kind) => writer.remove(lift.rule.name, core.refs[kind]));
+  const lifted = new Map(order.lifted).set(patternOf(lift.rule), { lift, removed });
+  const next = new EffectiveOrder(core, state.notifications, lifted, order.hostCount - removed.length);
+  return {
+    ...replaceOrder(state, order, next),
+    lifts: [...state.lifts, lift],
+    hostCount: state.hostCount - removed.length,
+    addition: { orderId: order.id, rules: [] },
+  };
+}
+
+let nextAdditionId = 1;
+const MAX_ADDITION_DEPTH = 64;
+const KEPT_ON_TRUNCATION = 32;
+
+function appendAddition(
+  previous: AdditionCell | undefined,
+  orderId: string | undefined,
+  rules: readonly HostRule[] | undefined,
+): AdditionCell {
+  const kept = previous !== undefined && previous.depth >= MAX_ADDITION_DEPTH ? truncate(previous) : previous;
+  return {
+    id: nextAdditionId++,
+    orderId,
+    rules,
+    previous: kept,
+    depth: (kept?.depth ?? 0) + 1,
+    truncated: false,
+  };
+}
+
+/** Keeps the newest cells (same ids) so the log stays bounded; a diff reaching past them rescans. */
+function truncate(head: AdditionCell): AdditionCell {
+  const cells: AdditionCell[] = [];
+  for (
+    let cell: AdditionCell | undefined = head;
+    cell !== undefined && cells.length < KEPT_ON_TRUNCATION;
+    cell = cell.previous
+  ) {
+    cells.push(cell);
+  }
+  let rebuilt: AdditionCell | undefined;
+  for (let index = cells.length - 1; index >= 0; index--) {
+    const cell = cells[index] as AdditionCell;
+    rebuilt = {
+      ...cell,
+      previous: rebuilt,
+      depth: (rebuilt?.depth ?? 0) + 1,
+      truncated: rebuilt === undefined,
+    };
+  }
+  return rebuilt as AdditionCell;
+}

@@ -1,0 +1,145 @@
+import { changeDocument } from './change-document.js';
+import { adoptCompactedBase, compactState, compactStateInBackground } from './compaction.js';
+import { type Decision, type DecisionQuery, decide } from './decide.js';
+import type { PolicyDocument } from './document.js';
+import { executeChange } from './execute-change.js';
+import type { Order } from './order.js';
+import { needsCompaction, type PolicyState } from './policy-state.js';
+import { documentOf } from './to-document.js';
+import { type PolicyChange, validateChange } from './validate-change.js';
+
+/** How much a snapshot's index holds, to watch compaction. */
+export type PolicyStats = {
+  /** Names in the compiled base. */
+  readonly baseNames: number;
+  /** Names a change rewrote since the base was built (each `apply()` copies these). */
+  readonly overlayNames: number;
+  /** Rules of replaced or deleted orders still held by the base. */
+  readonly deadRules: number;
+};
+
+/**
+ * An immutable, versioned policy snapshot. Safe to share: readers keep the snapshot they hold while
+ * `apply()` makes new ones, so a request is decided by one consistent policy from start to end.
+ */
+export interface Policy {
+  /** `compilePolicy`'s `version` option (default 1), plus one per `apply()`. */
+  readonly version: number;
+  /** The live orders in document order, each with its effective hosts (own + notified − lifted). */
+  readonly orders: readonly Order[];
+  /** The number of distinct effective host rules over all orders. */
+  readonly hostCount: number;
+  /** What an unknown client country means for hosts under an active order (never blocks other hosts). */
+  readonly unknownCountry: 'allow' | 'block';
+  readonly stats: PolicyStats;
+  /** Whether the overlay or garbage is large enough that `compact()` would pay off. */
+  readonly needsCompaction: boolean;
+  /**
+   * The change that made this snapshot, as applied: hosts normalised and `at` filled in (an omitted `at`
+   * is the moment of the call). Store this form to replay a change identically elsewhere or later.
+   * `undefined` for a snapshot made by `compilePolicy` or `compact()`.
+   */
+  readonly lastChange: PolicyChange | undefined;
+  /**
+   * Decides one request: normalises `host` itself (a raw `Host` value is fine), compares `country`
+   * case-insensitively (`null`/`undefined`/`''` = unknown) at `at` (Date or epoch ms, default now).
+   * Costs a few hash lookups per label of the host, whatever the number of hosts. Never throws.
+   */
+  decide(query: DecisionQuery): Decision;
+  /**
+   * Validates `change` against this snapshot and returns a NEW snapshot with it applied (version + 1);
+   * this one is untouched. Throws a `PolicyValidationError` listing every problem, in which case nothing
+   * changed. Incremental: a notify or lift-host costs O(its hosts), not O(all hosts) (see the README).
+   */
+  apply(change: PolicyChange): Policy;
+  /** The effective policy as a document: `compilePolicy(p.toDocument())` decides exactly as `p`. O(hosts). */
+  toDocument(): PolicyDocument;
+  /** The same policy (same version, same decisions) with the overlay folded into a new base. O(hosts). */
+  compact(): Policy;
+  /**
+   * Like `compact()`, built in short slices between event-loop turns; the next `apply()` on this snapshot
+   * or a descendant adopts the result. `apply()` starts this by itself when `needsCompaction` (unless
+   * compiled with `compaction: 'manual'`).
+   */
+  compactInBackground(): Promise<Policy>;
+}
+
+const states = new WeakMap<Policy, PolicyState>();
+
+/** The state behind a policy made by `compilePolicy`; a `TypeError` for anything else. */
+export function stateOf(policy: Policy): PolicyState {
+  const state = states.get(policy);
+  if (state === undefined) throw new TypeError('expected a Policy made by compilePolicy()');
+  return state;
+}
+
+/** The one implementation of {@link Policy}. */
+export class CompiledPolicy implements Policy {
+  readonly #state: PolicyState;
+
+  constructor(state: PolicyState) {
+    this.#state = state;
+    states.set(this, state);
+    Object.freeze(this);
+  }
+
+  get version(): number {
+    return this.#state.version;
+  }
+  get orders(): readonly Order[] {
+    return this.#state.orders;
+  }
+  get hostCount(): number {
+    return this.#state.hostCount;
+  }
+  get unknownCountry(): 'allow' | 'block' {
+    return this.#state.unknownCountry;
+  }
+  get stats(): PolicyStats {
+    const { index, deadRuleCount } = this.#state;
+    return { baseNames: index.base.size, overlayNames: index.overlay.size, deadRules: deadRuleCount };
+  }
+  get needsCompaction(): boolean {
+    return needsCompaction(this.#state);
+  }
+  get lastChange(): PolicyChange | undefined {
+    const change = this.#state.history.change;
+    return change === undefined ? undefined : changeDocument(this.#state, change);
+  }
+
+  decide(query: DecisionQuery): Decision {
+    return decide(this.#state, query);
+  }
+
+  apply(change: PolicyChange): Policy {
+    const state = adoptCompactedBase(this.#state);
+    const next = executeChange(state, validateChange(state, change, Date.now()));
+    const { lineage } = next;
+    // Adopted once: from now on the lineage's current branch grows on the new base.
+    if (state !== this.#state) lineage.compacted = undefined;
+    if (lineage.compaction === 'background' && lineage.compacting === undefined && needsCompaction(next)) {
+      // A failure only means the overlay stays; the next apply() tries again.
+      compactStateInBackground(next).catch(() => undefined);
+    }
+    return new CompiledPolicy(next);
+  }
+
+  toDocument(): PolicyDocument {
+    const state = this.#state;
+    return documentOf({
+      unknownCountry: state.unknownCountry,
+      groups: state.groups,
+      orders: state.orders.map((order) => order.core.order),
+      notifications: state.notifications,
+      lifts: state.lifts,
+    });
+  }
+
+  compact(): Policy {
+    return new CompiledPolicy(compactState(this.#state));
+  }
+
+  async compactInBackground(): Promise<Policy> {
+    return new CompiledPolicy(await compactStateInBackground(this.#state));
+  }
+}

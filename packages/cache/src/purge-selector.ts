@@ -11,7 +11,9 @@ import type { PurgeSelector } from './types.js';
 export function toStoreSelector(selector: PurgeSelector): StoreSelector {
   const given = Object.keys(selector ?? {});
   if (given.length !== 1) {
-    throw invalid(`give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got ${describe(given)}`);
+    throw invalid(
+      `give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got ${describe(given)}`,
+    );
   }
   if ('all' in selector) {
     if (selector.all !== true) throw invalid('all must be true');
@@ -32,7 +34,9 @@ export function toStoreSelector(selector: PurgeSelector): StoreSelector {
     const { host, path } = splitHostAndPath('url', nonEmpty('url', selector.url));
     return { kind: 'key', key: makeCacheKey({ method: 'GET', host, path }) };
   }
-  throw invalid(`unknown selector ${describe(given)}; expected url, host, hostSuffix, prefix, surrogateKey or all`);
+  throw invalid(
+    `unknown selector ${describe(given)}; expected url, host, hostSuffix, prefix, surrogateKey or all`,
+  );
 }
 
 /** `https://example.com/a?b` or `example.com/a?b` → host `example.com`, path `/a?b` (never re-encoded). */

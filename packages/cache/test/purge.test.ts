@@ -94,7 +94,10 @@ describe('purge', () => {
   });
 
   test.each<[unknown, string]>([
-    [{}, 'invalid purge selector: give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got nothing'],
+    [
+      {},
+      'invalid purge selector: give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got nothing',
+    ],
     [
       { host: 'a.example', all: true },
       'invalid purge selector: give exactly one of url, host, hostSuffix, prefix, surrogateKey or all, got host, all',

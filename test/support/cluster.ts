@@ -68,7 +68,8 @@ export async function discoverWorkers(
   const workers = new Map<string, number>();
   for (let sent = 0; sent < maxRequests && workers.size < count; sent += 1) {
     const answer = await answerThroughEdge(edge.url, blocked.host, blocked.ip);
-    if (answer.requestId === undefined) throw new Error(`expected 451 for ${blocked.host}, got ${answer.status}`);
+    if (answer.requestId === undefined)
+      throw new Error(`expected 451 for ${blocked.host}, got ${answer.status}`);
     const worker = workerOf(answer.requestId);
     if (!workers.has(worker)) workers.set(worker, await pidOf(edge, answer.requestId));
   }
@@ -103,6 +104,16 @@ export function sampleValue(text: string, sample: string): number | undefined {
     if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
   }
   return undefined;
+}
+
+/** The sum of every sample of metric `name` in Prometheus exposition text, whatever its labels. */
+export function sampleSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
 
 /** Whether a process with this pid exists (signal 0 checks without signalling). */

@@ -19,8 +19,12 @@ export const defaultConfigFile = fileURLToPath(new URL('../../defaults/edge451.y
  * (an invalid reload is refused and logged; the running config stays). Resolves -1 while running.
  */
 export async function runStart(configFile: string | undefined): Promise<number> {
+  if (cluster.isWorker) {
+    runClusterWorker();
+    return -1;
+  }
   const env = { ...process.env };
-  if (configFile === undefined && cluster.isPrimary) {
+  if (configFile === undefined) {
     const demo = await startDemoOrigin();
     env.EDGE451_DEMO_ORIGIN = demo.url;
     demo.server.unref();
@@ -36,10 +40,6 @@ export async function runStart(configFile: string | undefined): Promise<number> 
     return 1;
   }
   const logger = createLogger(config.log.level);
-  if (cluster.isWorker) {
-    runClusterWorker(config, logger);
-    return -1;
-  }
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
   let node: EdgeNode;
   try {

@@ -1,17 +1,21 @@
 import type { PurgeSelector } from '@edge451/cache';
 import type { PolicyChange } from '@edge451/policy';
+import type { EdgeConfig } from '../config/load-config.js';
 import type { PolicySnapshot } from './policy-replica.js';
 
 /** Primary → worker. */
 export type PrimaryMessage =
+  | { type: 'start'; config: EdgeConfig; snapshot: PolicySnapshot }
   | { type: 'snapshot'; snapshot: PolicySnapshot }
   | { type: 'change'; change: PolicyChange; version: number }
-  | { type: 'config' }
+  | { type: 'config'; id: number; config: EdgeConfig }
   | { type: 'purge'; id: number; selector: PurgeSelector }
   | { type: 'shutdown' };
 
-/** Worker → primary: `hello` asks for a full snapshot (at start, or after falling behind). */
+/** Worker → primary: `hello` asks for the config and policy to start with; `resync` for a fresh snapshot. */
 export type WorkerMessage =
   | { type: 'hello' }
+  | { type: 'resync' }
   | { type: 'ready'; url: string }
+  | { type: 'config-applied'; id: number }
   | { type: 'purged'; id: number; count: number; error?: { message: string; client: boolean } };

@@ -46,14 +46,29 @@ export async function startClusterPrimary(
   });
 
   const purges = new ClusterPurges(() => [...ready.keys()]);
+  const configAcks = new Map<number, Set<Worker>>();
+  let nextConfigId = 1;
   cluster.setupPrimary({ exec: process.argv[1], args: workerArgs });
   const fork = () => {
     const worker = cluster.fork(env);
     worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'hello')
-        send(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
-      if (message.type === 'ready') ready.set(worker, message.url);
-      if (message.type === 'purged') purges.settle(worker, message);
+      switch (message.type) {
+        case 'hello':
+          send(worker, { type: 'start', config: current, snapshot: snapshotOf(policy.current()) });
+          return;
+        case 'resync':
+          send(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
+          return;
+        case 'ready':
+          ready.set(worker, message.url);
+          return;
+        case 'purged':
+          purges.settle(worker, message);
+          return;
+        case 'config-applied':
+          configAcks.get(message.id)?.delete(worker);
+          return;
+      }
     });
     worker.on('exit', (code, signal) => {
       ready.delete(worker);
@@ -106,7 +121,15 @@ export async function startClusterPrimary(
     metrics,
     async reload(next) {
       await policy.reload(next.policy);
-      broadcast({ type: 'config' });
+      // "reloaded" is logged only once every worker routes with the new config.
+      const id = nextConfigId++;
+      const waiting = new Set(ready.keys());
+      configAcks.set(id, waiting);
+      for (const worker of waiting) send(worker, { type: 'config', id, config: next });
+      while (waiting.size > 0 && [...waiting].some((worker) => !worker.isDead())) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      configAcks.delete(id);
       warnAboutRestartOnlyChanges(current, next, logger);
       current = next;
     },

@@ -1,96 +1,106 @@
-import { CacheError, type PurgeSelector } from '@edge451/cache';
+import { CacheError, type HttpCache, type PurgeSelector } from '@edge451/cache';
 import type { PolicyChange } from '@edge451/policy';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { type EdgeConfig, loadConfig } from '../config/load-config.js';
+import { createLogger } from '../cli/logger.js';
+import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics } from '../observe/metrics.js';
 import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
 import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
 import { openGeo } from './edge-node.js';
-import { PolicyReplica } from './policy-replica.js';
+import { PolicyReplica, type PolicySnapshot } from './policy-replica.js';
 import { startTrafficServer, type TrafficServer } from './traffic-server.js';
 
-/**
- * A traffic worker: waits for the primary's policy snapshot, then serves requests with its own geo reader
- * and follows the primary's policy changes. Exits 0 after draining when the primary says shutdown.
- */
-export function runClusterWorker(config: EdgeConfig, logger: Logger): void {
-  const send = (message: WorkerMessage) => process.send?.(message);
-  let replica: PolicyReplica | undefined;
-  let traffic: TrafficServer | undefined;
-  let current = config;
-  const cache = createEdgeCache(config);
+type Running = { config: EdgeConfig; logger: Logger; replica: PolicyReplica; cache: HttpCache | undefined };
 
-  const start = async (first: PolicyReplica) => {
+/**
+ * A traffic worker. It reads no file itself: the primary sends the config it validated and the policy
+ * snapshot in force, so a worker (re)started at any time serves exactly what the primary enforces. It then
+ * follows the primary's policy changes, config reloads and purges, and drains on shutdown.
+ */
+export function runClusterWorker(): void {
+  const send = (message: WorkerMessage) => process.send?.(message);
+  let running: Running | undefined;
+  let traffic: TrafficServer | undefined;
+
+  const start = async (config: EdgeConfig, snapshot: PolicySnapshot) => {
+    const logger = createLogger(config.log.level);
+    const replica = PolicyReplica.fromSnapshot(snapshot);
+    const cache = createEdgeCache(config);
+    running = { config, logger, replica, cache };
     const metrics = createMetrics();
+    // Constructing an AggregatorRegistry is what makes prom-client answer the primary's metrics requests.
+    new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metrics.registry]);
-    metrics.policyVersion.set(first.current().version);
-    first.onChange((after) => metrics.policyVersion.set(after.version));
-    const locator = await openGeo(current, logger, metrics);
-    if (cache !== undefined) purgeWhenBlocked(first, cache, logger);
-    traffic = await startTrafficServer(current, { locator, policy: first, cache, logger, metrics });
+    metrics.policyVersion.set(replica.current().version);
+    replica.onChange((after) => metrics.policyVersion.set(after.version));
+    if (cache !== undefined) purgeWhenBlocked(replica, cache, logger);
+    const locator = await openGeo(config, logger, metrics);
+    traffic = await startTrafficServer(config, { locator, policy: replica, cache, logger, metrics });
     send({ type: 'ready', url: traffic.url });
   };
 
   process.on('message', (message: PrimaryMessage) => {
     switch (message.type) {
+      case 'start':
+        if (running !== undefined) return;
+        start(message.config, message.snapshot).catch((error: unknown) => {
+          createLogger('error').fatal({ err: error }, 'worker failed to start');
+          process.exit(1);
+        });
+        return;
       case 'snapshot':
-        if (replica === undefined) {
-          replica = PolicyReplica.fromSnapshot(message.snapshot);
-          start(replica).catch((error: unknown) => {
-            logger.fatal({ err: error }, 'worker failed to start');
-            process.exit(1);
-          });
-        } else replica.replace(message.snapshot);
+        running?.replica.replace(message.snapshot);
         return;
       case 'change':
-        if (replica !== undefined && !applyOrResync(replica, message.change, message.version, logger)) {
-          send({ type: 'hello' });
+        if (running !== undefined && !applyOrResync(running, message.change, message.version)) {
+          send({ type: 'resync' });
         }
         return;
       case 'config':
-        loadConfig(current.file).then(
-          (next) => {
-            current = next;
-            traffic?.useConfig(next);
-          },
-          (error: unknown) => logger.error({ err: error }, 'worker could not reload the config'),
-        );
+        if (running !== undefined) running.config = message.config;
+        traffic?.useConfig(message.config);
+        send({ type: 'config-applied', id: message.id });
         return;
       case 'purge':
-        purgeFor(message.id, message.selector);
+        void purge(running?.cache, message.selector).then((result) =>
+          send({ type: 'purged', id: message.id, ...result }),
+        );
         return;
       case 'shutdown':
-        void (traffic?.close(current.shutdown.drainMs) ?? Promise.resolve()).finally(() => process.exit(0));
+        void (traffic?.close(running?.config.shutdown.drainMs ?? 0) ?? Promise.resolve()).finally(() =>
+          process.exit(0),
+        );
         return;
     }
   });
-  function purgeFor(id: number, selector: PurgeSelector): void {
-    if (cache === undefined) return void send({ type: 'purged', id, count: 0 });
-    cache.purge(selector).then(
-      (count) => send({ type: 'purged', id, count }),
-      (error: unknown) => {
-        const client = error instanceof CacheError && error.source === 'client';
-        send({ type: 'purged', id, count: 0, error: { message: (error as Error).message, client } });
-      },
-    );
-  }
   // SIGTERM/SIGINT reach the whole process group; the primary coordinates the drain.
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
   send({ type: 'hello' });
 }
 
-function applyOrResync(
-  replica: PolicyReplica,
-  change: PolicyChange,
-  version: number,
-  logger: Logger,
-): boolean {
+function applyOrResync(running: Running, change: PolicyChange, version: number): boolean {
   try {
-    return replica.apply(change, version);
+    return running.replica.apply(change, version);
   } catch (error) {
-    logger.warn({ err: error, version }, 'policy change did not apply on this worker; asking for a snapshot');
+    running.logger.warn(
+      { err: error, version },
+      'policy change did not apply on this worker; asking for a snapshot',
+    );
     return false;
+  }
+}
+
+async function purge(
+  cache: HttpCache | undefined,
+  selector: PurgeSelector,
+): Promise<{ count: number; error?: { message: string; client: boolean } }> {
+  if (cache === undefined) return { count: 0 };
+  try {
+    return { count: await cache.purge(selector) };
+  } catch (error) {
+    const client = error instanceof CacheError && error.source === 'client';
+    return { count: 0, error: { message: (error as Error).message, client } };
   }
 }

@@ -1,0 +1,348 @@
+import { writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
+import {
+  answerThroughEdge,
+  callAdmin,
+  discoverWorkers,
+  isRunning,
+  sampleSum,
+  sampleValue,
+  sendOnNewConnection,
+  until,
+  workerOf,
+} from './support/cluster.js';
+import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
+import { send } from './support/http.js';
+import { startOrigin, type TestOrigin } from './support/origin.js';
+
+// `workers: N | auto` of the real binary: the primary owns the admin API and the policy, N workers serve
+// traffic, each with its own policy replica and memory cache. Every request goes on a new connection, so
+// node:cluster hands it to the next worker; a 451's JSON body names the request id, whose prefix names the
+// process that answered, and the request log lines map it to a pid.
+
+const blockedHost = 'motogpstream.me';
+const allowedHost = 'news.example';
+const formula1Order = {
+  authority: 'Tribunal judiciaire de Paris',
+  reference: 'RG 25/00042',
+  url: 'https://www.courdecassation.fr/decision/test-fr-2025-formula1',
+  countries: ['FR'],
+  hosts: ['f1stream.tv'],
+  from: '2025-03-28T00:00:00Z',
+};
+const notice = { notifiedBy: 'ARCOM', reference: 'ARCOM notification 2025-04-02 n°7' };
+const siteHosts = [...motogpOrder.hosts, allowedHost, 'f1stream.tv', 'f1stream2.tv', '*.mirrors.test'];
+
+type ChangeAnswer = { version: number };
+
+async function startCluster(
+  workers: number | 'auto',
+  origin?: TestOrigin,
+): Promise<{ edge: RunningEdge; origin: TestOrigin; config: Record<string, unknown> }> {
+  const upstream = origin ?? (await startOrigin());
+  const config = testConfig({
+    workers,
+    clientIp: forwardedClientIp,
+    sites: [{ name: 'streams', hosts: siteHosts, origin: upstream.url }],
+    policy: { files: ['policy.yaml'] },
+  });
+  const edge = await startEdge(config, { 'policy.yaml': { orders: [motogpOrder] } });
+  return { edge, origin: upstream, config };
+}
+
+/** GETs `host` from `ip` on `count` new connections; the statuses and the workers that answered 451. */
+async function answersFrom(edge: RunningEdge, host: string, ip: string, count: number) {
+  const statuses: number[] = [];
+  const workers = new Set<string>();
+  for (let sent = 0; sent < count; sent += 1) {
+    const answer = await answerThroughEdge(edge.url, host, ip);
+    statuses.push(answer.status);
+    if (answer.requestId !== undefined) workers.add(workerOf(answer.requestId));
+  }
+  return { statuses, workers };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+describe('workers: 2', () => {
+  it('two workers other than the primary serve the traffic port', async () => {
+    const { edge } = await startCluster(2);
+    const ready = await edge.waitForLog((line) => line.msg === 'edge451 ready');
+    expect(ready.workers).toBe(2);
+
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const pids = new Set(workers.values());
+    expect(pids.size).toBe(2);
+    expect(pids.has(edge.process.pid ?? -1)).toBe(false);
+  });
+
+  it('an order and a notification made through the admin API are in force on every worker from the next connection', async () => {
+    const { edge } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const before = await answersFrom(edge, 'f1stream.tv', clientIps.FR, 4);
+    expect(before.statuses).toEqual([200, 200, 200, 200]);
+
+    const put = await callAdmin<ChangeAnswer>(edge, 'PUT', '/orders/fr-2025-formula1', formula1Order);
+    expect(put.status).toBe(200);
+    const notified = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-formula1/notifications', {
+      ...notice,
+      hosts: ['f1stream2.tv'],
+    });
+    expect(notified).toMatchObject({ status: 200, json: { version: put.json.version + 1 } });
+
+    // No waiting: the primary sends the change to every worker before it answers, on the same channel
+    // that later hands them the next connections.
+    for (const host of ['f1stream.tv', 'f1stream2.tv']) {
+      const after = await answersFrom(edge, host, clientIps.FR, 20);
+      expect(after.statuses).toEqual(Array(20).fill(451));
+      expect([...after.workers].sort()).toEqual([...workers.keys()].sort());
+    }
+    // The order is French: a British client still gets the site, from every worker.
+    const british = await answersFrom(edge, 'f1stream2.tv', clientIps.GB, 4);
+    expect(british.statuses).toEqual([200, 200, 200, 200]);
+  });
+
+  it('a policy change reaches every worker within a second of the admin answer', async () => {
+    const { edge } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    // Baseline: one blocked request on a new connection, so the figures below read as "N requests' time".
+    const roundTrips: number[] = [];
+    for (let sent = 0; sent < 14; sent += 1) {
+      const started = performance.now();
+      await answerThroughEdge(edge.url, blockedHost, clientIps.FR);
+      roundTrips.push(performance.now() - started);
+    }
+    const afterAnswer: number[] = [];
+    const afterRequest: number[] = [];
+    let servedBeforeChange = 0;
+    for (let round = 1; round <= 7; round += 1) {
+      const host = `mirror-${round}.mirrors.test`;
+      const requested = performance.now();
+      const change = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+        ...notice,
+        hosts: [host],
+      });
+      const answered = performance.now();
+      expect(change.status).toBe(200);
+      const firstBlock = new Map<string, number>();
+      while (firstBlock.size < workers.size && performance.now() - answered < 5_000) {
+        const answer = await answerThroughEdge(edge.url, host, clientIps.FR);
+        if (answer.requestId === undefined) servedBeforeChange += 1;
+        else if (!firstBlock.has(workerOf(answer.requestId)))
+          firstBlock.set(workerOf(answer.requestId), performance.now());
+      }
+      expect([...firstBlock.keys()].sort()).toEqual([...workers.keys()].sort());
+      for (const at of firstBlock.values()) {
+        afterAnswer.push(at - answered);
+        afterRequest.push(at - requested);
+      }
+    }
+    // Upper bounds: a worker had the change by the time it answered 451 on a new connection.
+    console.log(
+      `policy change → 451 on each of 2 workers, ${afterAnswer.length} samples: ` +
+        `after the admin answer median ${median(afterAnswer).toFixed(1)} ms, max ${Math.max(...afterAnswer).toFixed(1)} ms; ` +
+        `from the admin request median ${median(afterRequest).toFixed(1)} ms, max ${Math.max(...afterRequest).toFixed(1)} ms; ` +
+        `${servedBeforeChange} request(s) after an answer still served; ` +
+        `baseline request on a new connection median ${median(roundTrips).toFixed(1)} ms`,
+    );
+    expect(Math.max(...afterAnswer)).toBeLessThan(1_000);
+  });
+
+  it('/metrics on the admin port sums the workers and reports the primary policy version', async () => {
+    const { edge } = await startCluster(2);
+    const change = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+      ...notice,
+      hosts: ['mirror-1.mirrors.test'],
+    });
+    expect(change.status).toBe(200);
+
+    const blocked = await answersFrom(edge, blockedHost, clientIps.FR, 10);
+    const allowed = await answersFrom(edge, allowedHost, clientIps.GB, 6);
+    expect(blocked.statuses).toEqual(Array(10).fill(451));
+    expect(allowed.statuses).toEqual(Array(6).fill(200));
+    expect(blocked.workers.size).toBe(2);
+    // A request is counted before its log line is written: wait for the 16 lines, then scrape.
+    await until(
+      () => edge.logs().filter((line) => line.msg === 'blocked' || line.msg === 'request').length === 16,
+      'every request is logged',
+    );
+
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(sampleValue(metrics.body, 'edge451_requests_total{outcome="blocked"}')).toBe(10);
+    expect(sampleSum(metrics.body, 'edge451_requests_total')).toBe(16);
+    expect(sampleValue(metrics.body, 'edge451_blocks_total{order_id="fr-2025-motogp",country="FR"}')).toBe(
+      10,
+    );
+    const policy = await callAdmin<{ version: number }>(edge, 'GET', '/policy');
+    expect(policy.json.version).toBe(change.json.version);
+    expect(sampleValue(metrics.body, 'edge451_policy_version')).toBe(policy.json.version);
+  });
+
+  it('a purge reaches the cache of every worker and the purged counts are summed', async () => {
+    const origin = await startOrigin((req: IncomingMessage, res: ServerResponse) => {
+      const body = `article ${req.url}\n`;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'public, max-age=600',
+      });
+      res.end(body);
+    });
+    const { edge } = await startCluster(2, origin);
+    const paths = ['/a', '/b', '/c'];
+    const get = (path: string) =>
+      sendOnNewConnection(`${edge.url}${path}`, {
+        headers: { host: allowedHost, 'x-forwarded-for': clientIps.GB },
+      });
+
+    for (const path of paths)
+      for (let sent = 0; sent < 4; sent += 1) expect((await get(path)).status).toBe(200);
+    // Each worker fetched each path once into its own cache, then answered from it.
+    expect(origin.requests.length).toBe(6);
+
+    const purge = await callAdmin<{ purged: number }>(edge, 'POST', '/cache/purge', { all: true });
+    expect(purge).toEqual({ status: 200, json: { purged: 6 } });
+
+    for (const path of paths) {
+      for (let sent = 0; sent < 2; sent += 1) {
+        const response = await get(path);
+        expect(response.status).toBe(200);
+        expect(response.headers['cache-status']).not.toMatch(/; hit/);
+      }
+    }
+    expect(origin.requests.length).toBe(12);
+  });
+
+  it('a worker that dies is replaced and the replacement enforces every change, including one made while it started', async () => {
+    const { edge } = await startCluster(2);
+    const put = await callAdmin<ChangeAnswer>(edge, 'PUT', '/orders/fr-2025-formula1', formula1Order);
+    expect(put.status).toBe(200);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [victim, survivor] = [...workers.values()];
+    if (victim === undefined || survivor === undefined) throw new Error('expected two workers');
+
+    process.kill(victim, 'SIGKILL');
+    await edge.waitForLog(
+      (line) => line.msg === 'worker died; starting another' && line.worker_pid === victim,
+    );
+    const notified = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-formula1/notifications', {
+      ...notice,
+      hosts: ['f1stream2.tv'],
+    });
+    expect(notified.status).toBe(200);
+    // The survivor answers alone while the replacement starts.
+    const meanwhile = await answersFrom(edge, 'f1stream2.tv', clientIps.FR, 6);
+    expect(meanwhile.statuses).toEqual(Array(6).fill(451));
+    expect(isRunning(victim)).toBe(false);
+
+    await until(
+      async () => (await send(`${edge.adminUrl}/readyz`)).status === 200,
+      'the node is ready again',
+    );
+    const after = await discoverWorkers(edge, { host: 'f1stream.tv', ip: clientIps.FR }, 2);
+    const replacement = [...after.values()].find((pid) => pid !== survivor);
+    expect(replacement).toBeDefined();
+    expect(replacement).not.toBe(victim);
+    expect(new Set(after.values())).toEqual(new Set([survivor, replacement]));
+    for (const host of ['f1stream.tv', 'f1stream2.tv', blockedHost]) {
+      const answers = await answersFrom(edge, host, clientIps.FR, 10);
+      expect(answers.statuses).toEqual(Array(10).fill(451));
+      expect(answers.workers).toEqual(new Set(after.keys()));
+    }
+  });
+
+  it('SIGHUP reloads the policy files on every worker', async () => {
+    const { edge } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    expect((await answersFrom(edge, 'f1stream.tv', clientIps.FR, 2)).statuses).toEqual([200, 200]);
+
+    await writeFile(
+      join(edge.dir, 'policy.yaml'),
+      stringify({ orders: [motogpOrder, { ...formula1Order, id: 'fr-2025-formula1' }] }),
+    );
+    edge.process.kill('SIGHUP');
+    await edge.waitForLog((line) => line.msg === 'reloaded');
+
+    const after = await answersFrom(edge, 'f1stream.tv', clientIps.FR, 10);
+    expect(after.statuses).toEqual(Array(10).fill(451));
+    expect(after.workers).toEqual(new Set(workers.keys()));
+  });
+
+  it('once SIGHUP is logged as reloaded, every worker routes a site host the new config adds', async () => {
+    const { edge, origin, config } = await startCluster(2);
+    const get = () =>
+      sendOnNewConnection(`${edge.url}/`, {
+        headers: { host: 'late.example', 'x-forwarded-for': clientIps.GB },
+      });
+    expect((await get()).status).toBe(421);
+
+    const sites = [{ name: 'streams', hosts: [...siteHosts, 'late.example'], origin: origin.url }];
+    await writeFile(edge.configFile, stringify({ ...config, sites }));
+    edge.process.kill('SIGHUP');
+    await edge.waitForLog((line) => line.msg === 'reloaded');
+
+    const statuses: number[] = [];
+    for (let sent = 0; sent < 10; sent += 1) statuses.push((await get()).status);
+    expect(statuses).toEqual(Array(10).fill(200));
+  });
+
+  it('SIGTERM drains in-flight requests on the workers, then the primary exits 0 and no worker is left', async () => {
+    let originSaw: () => void = () => undefined;
+    const requestArrived = new Promise<void>((resolve) => {
+      originSaw = resolve;
+    });
+    const origin = await startOrigin((req, res) => {
+      if (req.url !== '/slow') return void res.end('ok\n');
+      originSaw();
+      setTimeout(() => res.end('slow but complete\n'), 500);
+    });
+    const { edge } = await startCluster(2, origin);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+
+    const inFlight = sendOnNewConnection(`${edge.url}/slow`, {
+      headers: { host: allowedHost, 'x-forwarded-for': clientIps.GB },
+    });
+    await requestArrived;
+    const exitCode = await edge.stop('SIGTERM');
+
+    expect(await inFlight).toMatchObject({ status: 200, body: 'slow but complete\n' });
+    expect(exitCode).toBe(0);
+    expect(edge.logs().some((line) => line.msg === 'stopped')).toBe(true);
+    for (const pid of workers.values()) expect(isRunning(pid), `worker ${pid} is still running`).toBe(false);
+  });
+
+  it('workers exit when the primary is killed, so none keeps serving a policy nobody updates', async () => {
+    const { edge } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+
+    expect(await edge.stop('SIGKILL')).toBeNull();
+    await until(
+      () => [...workers.values()].every((pid) => !isRunning(pid)),
+      `workers ${[...workers.values()].join(', ')} have exited`,
+      5_000,
+    );
+    await expect(sendOnNewConnection(`${edge.url}/`, { headers: { host: blockedHost } })).rejects.toThrow();
+  });
+});
+
+describe('workers: auto', () => {
+  it('starts one worker per core', async () => {
+    const cores = availableParallelism();
+    const { edge } = await startCluster('auto');
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, cores);
+    expect(new Set(workers.values()).size).toBe(cores);
+    // More connections find no further process.
+    const more = await answersFrom(edge, blockedHost, clientIps.FR, 4 * cores);
+    expect(more.workers).toEqual(new Set(workers.keys()));
+    if (cores > 1) {
+      expect((await edge.waitForLog((line) => line.msg === 'edge451 ready')).workers).toBe(cores);
+      expect(new Set(workers.values()).has(edge.process.pid ?? -1)).toBe(false);
+    }
+  });
+});

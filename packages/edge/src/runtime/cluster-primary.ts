@@ -51,6 +51,7 @@ export async function startClusterPrimary(
   cluster.setupPrimary({ exec: process.argv[1], args: workerArgs });
   const fork = () => {
     const worker = cluster.fork(env);
+    const startedAt = Date.now();
     worker.on('message', (message: WorkerMessage) => {
       switch (message.type) {
         case 'hello':
@@ -79,10 +80,19 @@ export async function startClusterPrimary(
         startup.failed += 1;
         return;
       }
-      logger.error({ worker_pid: worker.process.pid, code, signal }, 'worker died; starting another');
-      fork();
+      // A worker that keeps dying right after start is restarted ever more slowly (up to 10 s), not in a hot loop.
+      const livedMs = Date.now() - startedAt;
+      restartDelayMs = livedMs > 10_000 ? 0 : Math.min(Math.max(restartDelayMs * 2, 100), 10_000);
+      logger.error(
+        { worker_pid: worker.process.pid, code, signal, restart_in_ms: restartDelayMs },
+        'worker died; starting another',
+      );
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, restartDelayMs);
     });
   };
+  let restartDelayMs = 0;
   for (let index = 0; index < workerCount; index += 1) fork();
 
   const aggregate = new AggregatorRegistry();

@@ -57,15 +57,18 @@ export class PolicyState implements PolicyView {
     return this.serialised(async () => {
       const before = this.policy;
       const after = before.apply(change);
+      // The applied form carries the instant the policy gave the change (`at` filled in): replaying it at
+      // start-up or on a worker yields the same dates, not the replay time.
+      const applied = after.lastChange ?? change;
       const entry = await this.audit.append({
         at: new Date().toISOString(),
         actor,
         action: change.type,
-        change,
+        change: applied,
         versionBefore: before.version,
         versionAfter: after.version,
       });
-      this.swap(after, before, change);
+      this.swap(after, before, applied);
       return { policy: after, entry };
     });
   }

@@ -57,13 +57,17 @@ function splitHostAndPath(field: string, value: string): { host: string; path: s
  * would silently match nothing into a clear error.
  */
 function hostOnly(host: string): string {
-  if (!/^[a-z0-9._:[\]-]+$/.test(host)) {
+  if (!normalisedHost.test(host)) {
     throw invalid(
-      `host must be normalised (lower-case, as normalizeHost returns it), got ${JSON.stringify(host)}`,
+      `host must be normalised (lower-case, no port, no trailing dot, as normalizeHost returns it), got ${JSON.stringify(host)}`,
     );
   }
   return host;
 }
+
+// A lower-case name (letters, digits, `-`, `_`, no empty label), a dotted IPv4, or an unbracketed IPv6:
+// the forms normalizeHost returns. A port or a trailing dot could never match a stored entry.
+const normalisedHost = /^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|[0-9a-f:]*:[0-9a-f:.]*)$/;
 
 function nonEmpty(field: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {

@@ -106,7 +106,7 @@ describe('purge', () => {
     [{ host: '' }, 'invalid purge selector: host must be a non-empty string, got ""'],
     [
       { host: 'A.Example' },
-      'invalid purge selector: host must be normalised (lower-case, as normalizeHost returns it), got "A.Example"',
+      'invalid purge selector: host must be normalised (lower-case, no port, no trailing dot, as normalizeHost returns it), got "A.Example"',
     ],
     [
       { prefix: 'a.example' },

@@ -3,9 +3,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /**
  * The node's Prometheus metrics, on one registry so several edges can live in one process (tests).
  * Label names reuse the request context's words: `outcome`, `order_id`, `country`, `code`.
- * Gauges that describe shared state aggregate with `max` across cluster workers; counters sum.
+ * Gauges that describe shared state aggregate with `max` across cluster workers; counters and the
+ * per-worker cache sizes sum. `cacheStats` is the process's cache, when it has one.
  */
-export function createMetrics() {
+export function createMetrics(cacheStats?: () => { entries: number; bytes: number }) {
   const registry = new Registry();
   const registers = [registry];
   return {
@@ -51,6 +52,23 @@ export function createMetrics() {
       help: 'Build date of the geo database in use (Unix seconds).',
       aggregator: 'max',
       registers,
+    }),
+    // Read from the cache at scrape time rather than updated on the request path.
+    cacheEntries: new Gauge({
+      name: 'edge451_cache_entries',
+      help: 'Responses held by the memory cache (each Vary variant counts).',
+      registers,
+      collect() {
+        this.set(cacheStats?.().entries ?? 0);
+      },
+    }),
+    cacheBytes: new Gauge({
+      name: 'edge451_cache_bytes',
+      help: 'Bytes the memory cache accounts for (bodies and metadata), at most cache.maxBytes.',
+      registers,
+      collect() {
+        this.set(cacheStats?.().bytes ?? 0);
+      },
     }),
     geoReloadErrors: new Counter({
       name: 'edge451_geo_reload_errors_total',

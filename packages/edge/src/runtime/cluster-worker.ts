@@ -28,7 +28,7 @@ export function runClusterWorker(): void {
     const replica = PolicyReplica.fromSnapshot(snapshot);
     const cache = createEdgeCache(config);
     running = { config, logger, replica, cache };
-    const metrics = createMetrics();
+    const metrics = createMetrics(cache && (() => cache.stats));
     // Constructing an AggregatorRegistry is what makes prom-client answer the primary's metrics requests.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metrics.registry]);

@@ -29,10 +29,10 @@ export type EdgeNode = {
  * Rejects, with nothing left listening, when the geo database, policy files or state cannot be loaded.
  */
 export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise<EdgeNode> {
-  const metrics = createMetrics();
+  const cache = createEdgeCache(config);
+  const metrics = createMetrics(cache && (() => cache.stats));
   const control = await openControlPlane(config, logger, metrics);
   const { locator, policy } = control;
-  const cache = createEdgeCache(config);
   if (cache !== undefined) purgeWhenBlocked(policy, cache, logger);
   let traffic: Awaited<ReturnType<typeof startTrafficServer>> | undefined;
   const purge = cache === undefined ? undefined : (selector: PurgeSelector) => cache.purge(selector);

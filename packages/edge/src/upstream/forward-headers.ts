@@ -44,7 +44,7 @@ export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
   }
   out['x-forwarded-for'] = appendList(trusted ? incoming['x-forwarded-for'] : undefined, peer);
   out['x-forwarded-proto'] = (trusted && single(incoming['x-forwarded-proto'])) || ctx.scheme;
-  out['x-forwarded-host'] = (trusted && single(incoming['x-forwarded-host'])) || (ctx.authority ?? '');
+  out['x-forwarded-host'] = (trusted && single(incoming['x-forwarded-host'])) || forwardedHost(ctx);
   if (trusted && incoming.forwarded !== undefined) {
     out.forwarded = appendList(incoming.forwarded, `for=${forwardedNode(peer)}`);
   }
@@ -103,6 +103,19 @@ function unmapped(address: string): string {
 
 function forwardedNode(address: string): string {
   return isIPv6(address) ? `"[${address}]"` : address;
+}
+
+/**
+ * The host the client asked for, in its normalised spelling (`NEWS.Example.:80` → `news.example`), with
+ * the port only when it is not the scheme's default. One spelling per host keeps origins' absolute URLs
+ * and the cache's variants (which vary on this header) from multiplying with clients' typing.
+ */
+function forwardedHost(ctx: RequestContext): string {
+  const port = /:(\d+)$/.exec(ctx.authority ?? '')?.[1];
+  const host = hostHeaderFor(ctx.host ?? '');
+  const defaultPort = ctx.scheme === 'https' ? '443' : '80';
+  const bracketless = !(ctx.authority ?? '').startsWith('[') && isIPv6(ctx.host ?? '');
+  return port === undefined || port === defaultPort || bracketless ? host : `${host}:${port}`;
 }
 
 function hostHeaderFor(host: string): string {

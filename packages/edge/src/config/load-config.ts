@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { CertificateProblem, loadCertificatePair } from '../tls/certificate-pair.js';
 import { ConfigError, type ConfigIssue, formatPath } from './config-error.js';
 import { interpolateEnv } from './interpolate.js';
-import { type ConfigInput, configSchema } from './schema.js';
+import { type ConfigInput, configSchema, type ListenerConfig, type TlsFilesConfig } from './schema.js';
 import { parseSiteHost } from './site-host.js';
 
 /** A validated config with every relative path resolved against the config file's folder. */
@@ -12,6 +13,8 @@ export type EdgeConfig = ConfigInput & {
   /** Absolute path of the file it came from. */
   file: string;
   state: { dir: string };
+  /** `listen` as a list, whether it was written as one listener or several; certificate paths absolute. */
+  listeners: ListenerConfig[];
 };
 
 /**
@@ -31,7 +34,10 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   return parseConfigText(text, path, env);
 }
 
-/** As loadConfig, for text already in memory; `file` names it in messages and anchors relative paths. */
+/**
+ * As loadConfig, for text already in memory; `file` names it in messages and anchors relative paths.
+ * Certificate and key files named by `tls` keys are read and checked here (small files, read synchronously).
+ */
 export function parseConfigText(
   text: string,
   file: string,
@@ -74,6 +80,7 @@ export function parseConfigText(
     issues.push(...zodIssues(parsed.error, file, lineOf).filter((issue) => !explained.has(issue.path)));
   }
   issues.push(...siteHostIssues(interpolated.value, file, lineOf));
+  issues.push(...tlsFileIssues(interpolated.value, file, lineOf));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return resolvePaths(parsed.data, file);
 }
@@ -128,11 +135,57 @@ function siteHostIssues(
   return issues;
 }
 
+// Every certificate pair is loaded as the edge will load it, so `edge451 check` and a SIGHUP refuse a
+// missing file, a garbage PEM or a key of another certificate before a handshake would fail on it.
+function tlsFileIssues(
+  document: unknown,
+  file: string,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): ConfigIssue[] {
+  const root = document as { listen?: unknown; sites?: unknown } | null;
+  const listeners = Array.isArray(root?.listen) ? root.listen : [root?.listen];
+  const sites = Array.isArray(root?.sites) ? root.sites : [];
+  const places = [
+    ...listeners.map((value, index) => ({
+      path: Array.isArray(root?.listen) ? ['listen', index] : ['listen'],
+      value,
+    })),
+    ...sites.map((value, index) => ({ path: ['sites', index], value })),
+  ];
+  const base = dirname(file);
+  return places.flatMap(({ path, value }): ConfigIssue[] => {
+    const tls = (value as { tls?: { cert?: unknown; key?: unknown } } | null)?.tls;
+    if (typeof tls?.cert !== 'string' || typeof tls.key !== 'string' || tls.cert === '' || tls.key === '') {
+      return [];
+    }
+    try {
+      loadCertificatePair({ cert: resolve(base, tls.cert), key: resolve(base, tls.key) });
+      return [];
+    } catch (error) {
+      if (!(error instanceof CertificateProblem)) throw error;
+      const at = [...path, 'tls', error.field];
+      return [{ file, path: formatPath(at), line: lineOf(at), message: error.message }];
+    }
+  });
+}
+
 function resolvePaths(config: ConfigInput, file: string): EdgeConfig {
   const base = dirname(file);
+  const resolveTls = (tls: TlsFilesConfig): TlsFilesConfig => ({
+    cert: resolve(base, tls.cert),
+    key: resolve(base, tls.key),
+  });
+  const resolveListener = (listener: ListenerConfig): ListenerConfig =>
+    listener.tls === undefined ? listener : { ...listener, tls: resolveTls(listener.tls) };
+  const listeners = (Array.isArray(config.listen) ? config.listen : [config.listen]).map(resolveListener);
   return {
     ...config,
     file,
+    listen: Array.isArray(config.listen) ? listeners : (listeners[0] as ListenerConfig),
+    listeners,
+    sites: config.sites.map((site) =>
+      site.tls === undefined ? site : { ...site, tls: resolveTls(site.tls) },
+    ),
     geoip: { ...config.geoip, database: config.geoip.database && resolve(base, config.geoip.database) },
     policy: { ...config.policy, files: config.policy.files.map((policyFile) => resolve(base, policyFile)) },
     state: { dir: resolve(base, config.state.dir ?? '.edge451-state') },

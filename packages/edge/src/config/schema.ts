@@ -18,9 +18,61 @@ const durationMs = z.preprocess(
   z.number({ error: 'expected a duration in milliseconds' }).int().positive(),
 );
 
-const listenSchema = z.strictObject({
-  host: hostAddress.default('0.0.0.0'),
-  port: port.default(8080),
+// A pair of files as certbot writes them: `cert` holds the chain, leaf first (fullchain.pem).
+const tlsFilesSchema = z.strictObject({
+  cert: z.string().min(1, "expected the path of a PEM certificate chain, such as certbot's fullchain.pem"),
+  key: z.string().min(1, "expected the path of the certificate's PEM private key, such as privkey.pem"),
+});
+
+// A listener with `tls` terminates TLS and its pair is the certificate for unknown or absent SNI.
+const listenerSchema = z
+  .strictObject({
+    host: hostAddress.default('0.0.0.0'),
+    port: port.optional(),
+    tls: tlsFilesSchema.optional(),
+  })
+  .transform(({ host, port, tls }) => ({
+    host,
+    port: port ?? (tls === undefined ? 8080 : 8443),
+    ...(tls && { tls }),
+  }));
+
+const listenerListSchema = z
+  .array(listenerSchema)
+  .min(1, 'expected at least one listener')
+  .superRefine((listeners, context) => {
+    const seen = new Map<string, number>();
+    listeners.forEach((listener, index) => {
+      const address = `${listener.host}:${listener.port}`;
+      const first = seen.get(address);
+      if (first !== undefined && listener.port !== 0) {
+        const message = `expected a different address than listen[${first}] (${address})`;
+        context.addIssue({ code: 'custom', path: [index], message });
+      }
+      seen.set(address, index);
+    });
+  });
+
+// One listener or a list. Not z.union: a union reports "Invalid input" for a listener with a bad port;
+// choosing the schema by shape keeps messages at the key that is wrong (`listen.port`, `listen[1].tls`).
+const listenSchema = z.unknown().transform((value, context) => {
+  const parsed = Array.isArray(value)
+    ? listenerListSchema.safeParse(value)
+    : typeof value === 'object' && value !== null
+      ? listenerSchema.safeParse(value)
+      : undefined;
+  if (parsed === undefined) {
+    context.addIssue({
+      code: 'custom',
+      message: 'expected a listener { host, port, tls? } or a list of them',
+    });
+    return z.NEVER;
+  }
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) context.addIssue({ ...issue });
+    return z.NEVER;
+  }
+  return parsed.data;
 });
 
 const adminTokenSchema = z.strictObject({
@@ -88,6 +140,10 @@ const siteSchema = z.strictObject({
   headers: z
     .strictObject({ request: extraHeaders, response: extraHeaders })
     .default({ request: {}, response: {} }),
+  // The certificate for this site's names on TLS listeners (chosen by SNI); the listener's own otherwise.
+  tls: tlsFilesSchema.optional(),
+  // 308 to https for requests that arrive over http, after the policy decision (a blocked client gets 451).
+  redirectToHttps: z.boolean().default(false),
 });
 
 const policySchema = z.strictObject({
@@ -139,6 +195,12 @@ export const configSchema = z.strictObject({
 
 /** The validated config as written (relative paths not yet resolved). */
 export type ConfigInput = z.infer<typeof configSchema>;
+
+/** One traffic listener: plain HTTP, or TLS when `tls` names its default certificate. */
+export type ListenerConfig = z.infer<typeof listenerSchema>;
+
+/** A certificate chain file and its private key file. */
+export type TlsFilesConfig = z.infer<typeof tlsFilesSchema>;
 
 function isHttpUrl(value: string): boolean {
   try {

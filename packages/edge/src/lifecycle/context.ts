@@ -11,7 +11,8 @@ export type Outcome =
   | 'hit'
   | 'miss'
   | 'blocked'
-  | 'rejected' // 4xx from the edge itself: bad Host, no site, bad method
+  | 'rejected' // 4xx from the edge itself: bad Host, no site, bad method, certificate not for this host
+  | 'redirected' // 308 to https (`redirectToHttps`)
   | 'error'
   | 'aborted';
 
@@ -48,7 +49,7 @@ export type RequestContext = {
   readonly startedAt: bigint;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  /** `https` once TLS listeners exist; the scheme the client used to reach the edge. */
+  /** The scheme the client used to reach the edge: `https` on a TLS listener. */
   readonly scheme: 'http' | 'https';
   /** Authority from an absolute-form target, else the Host header; raw, not yet normalised. */
   authority?: string;

@@ -7,11 +7,13 @@ import type { Metrics } from '../observe/metrics.js';
 import type { OriginPools } from '../upstream/origin-pools.js';
 import { accept } from './accept.js';
 import { serveThroughCache } from './cache-lookup.js';
+import { checkCertificate } from './check-certificate.js';
 import { makeDecide } from './decide.js';
 import { makeIdentifyClient } from './identify-client.js';
 import { normalizeHost } from './normalize-host.js';
 import { proxy } from './proxy.js';
 import { makeRecord } from './record.js';
+import { makeRedirectToHttps } from './redirect-to-https.js';
 import { createSiteRouter, makeRoute, type SiteRouter } from './route.js';
 import type { Phases } from './run-lifecycle.js';
 
@@ -24,6 +26,8 @@ export type PhaseDeps = {
   pools: OriginPools;
   logger: Logger;
   metrics: Metrics;
+  /** The port `redirectToHttps` sends clients to: the first TLS listener's, once bound; undefined → 443. */
+  httpsPort: () => number | undefined;
 };
 
 /**
@@ -40,6 +44,8 @@ export function createPhases(deps: PhaseDeps): Phases & { router: SiteRouter } {
     normalizeHost,
     route: makeRoute(router),
     decide: makeDecide(deps.currentPolicy, config.legal),
+    checkCertificate,
+    redirectToHttps: makeRedirectToHttps(deps.httpsPort),
     fetch: cache === undefined ? (ctx) => proxy(ctx, pools) : (ctx) => serveThroughCache(ctx, cache, pools),
     record: makeRecord(deps.logger, deps.metrics, config.log.sampleRate),
   };

@@ -16,22 +16,27 @@ export type Phases = {
   normalizeHost: Phase;
   route: Phase;
   decide: Phase;
+  checkCertificate: Phase;
+  redirectToHttps: Phase;
   fetch: (ctx: RequestContext) => Promise<Reply>;
   record: (ctx: RequestContext, error: EdgeError | undefined) => void;
 };
 
 /**
  * The request lifecycle, in order:
- *   accept → identifyClient → normalizeHost → route → decide → [cacheLookup → proxy → store] → respond → record
+ *   accept → identifyClient → normalizeHost → route → decide → checkCertificate → redirectToHttps
+ *     → [cacheLookup → proxy → store] → respond → record
  * The decision runs before the cache and before the origin: a blocked request never reaches either.
- * A phase that answers (400, 421, 451) skips the rest; `record` always runs, with the error if any.
+ * It also runs before the certificate check and the https redirect: a blocked client gets 451, never a
+ * 421 or a 308 (DECISIONS #16).
+ * A phase that answers (400, 421, 451, 308) skips the rest; `record` always runs, with the error if any.
  */
 export async function runLifecycle(ctx: RequestContext, phases: Phases): Promise<void> {
   let error: EdgeError | undefined;
   try {
     const verdict = runGate(ctx, phases);
     if (verdict.next === 'reply') {
-      ctx.outcome = verdict.reply.status === 451 ? 'blocked' : 'rejected';
+      ctx.outcome = outcomeOfGateReply(verdict.reply.status);
       await respond(ctx, verdict.reply);
       return;
     }
@@ -54,7 +59,15 @@ export function runGate(ctx: RequestContext, phases: Phases): Verdict {
   if (verdict.next === 'continue') verdict = phases.normalizeHost(ctx);
   if (verdict.next === 'continue') verdict = phases.route(ctx);
   if (verdict.next === 'continue') verdict = phases.decide(ctx);
+  if (verdict.next === 'continue') verdict = phases.checkCertificate(ctx);
+  if (verdict.next === 'continue') verdict = phases.redirectToHttps(ctx);
   return verdict;
+}
+
+/** The outcome word of a request the gate answered itself. */
+export function outcomeOfGateReply(status: number): Outcome {
+  if (status === 451) return 'blocked';
+  return status === 308 ? 'redirected' : 'rejected';
 }
 
 const errorMessages: Record<number, string> = {

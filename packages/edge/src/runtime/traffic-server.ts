@@ -1,16 +1,20 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpCache } from '@edge451/cache';
 import type { CountryLocator } from '@edge451/geo';
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/load-config.js';
+import type { ListenerConfig } from '../config/schema.js';
 import type { RequestContext } from '../lifecycle/context.js';
 import { createPhases } from '../lifecycle/create-phases.js';
-import { type Phases, runGate, runLifecycle } from '../lifecycle/run-lifecycle.js';
+import { outcomeOfGateReply, type Phases, runGate, runLifecycle } from '../lifecycle/run-lifecycle.js';
 import type { Metrics } from '../observe/metrics.js';
 import { plainReply } from '../reply/plain-reply.js';
+import { CertificateStore } from '../tls/certificate-store.js';
+import { listenForTls } from '../tls/listen-for-tls.js';
+import type { TlsAcceptor } from '../tls/tls-acceptor.js';
 import { OriginPools } from '../upstream/origin-pools.js';
 import { UpgradeProxy, writeRawReply } from '../upstream/upgrade.js';
 import type { PolicyView } from './policy-state.js';
@@ -18,7 +22,10 @@ import { listenForProxyProtocol } from './proxy-protocol-listener.js';
 import { nextRequestId } from './request-id.js';
 
 export type TrafficServer = {
+  /** URL of the first listener: `http://host:port`, or `https://…` when it terminates TLS. */
   readonly url: string;
+  /** URL of every listener, in the order of `listen`. */
+  readonly urls: readonly string[];
   readonly listening: boolean;
   /** Swaps in phases built from a new config (SIGHUP); in-flight requests finish on the old ones. */
   useConfig(config: EdgeConfig): void;
@@ -34,73 +41,137 @@ type Deps = {
   metrics: Metrics;
 };
 
-/** The traffic listener: every request and Upgrade walks the lifecycle in `run-lifecycle.ts`. */
+type Scheme = RequestContext['scheme'];
+
+/** One bound listener: the TCP listener and the node:http server its connections end up in. */
+type Bound = { scheme: Scheme; http: Server; listener: NetServer; acceptor?: TlsAcceptor };
+
+/**
+ * The traffic listeners, plain or TLS, one node:http server each: every request and Upgrade, whichever
+ * listener it came in on, walks the lifecycle in `run-lifecycle.ts` with the same phases; only `scheme`
+ * differs. TLS listeners share one certificate store that follows renewals on disk.
+ * Rejects, with nothing left listening, when a listener cannot be bound or a certificate cannot be loaded.
+ */
 export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promise<TrafficServer> {
   const { logger } = deps;
   const pools = new OriginPools();
+  const certificates = config.listeners.some((listener) => listener.tls !== undefined)
+    ? CertificateStore.open(config, logger)
+    : undefined;
+  // The configured port until the listener is bound (port 0 picks one).
+  let httpsPort = config.listeners.find((listener) => listener.tls !== undefined)?.port;
   const build = (next: EdgeConfig) =>
-    createPhases({ ...deps, config: next, currentPolicy: () => deps.policy.current(), pools });
+    createPhases({
+      ...deps,
+      config: next,
+      currentPolicy: () => deps.policy.current(),
+      pools,
+      httpsPort: () => (httpsPort === 0 ? undefined : httpsPort),
+    });
   let phases: Phases = build(config);
   const upgrades = new UpgradeProxy((error, ctx) =>
     logger.warn({ err: error, request_id: ctx.id, host: ctx.host }, 'upgrade proxy failed'),
   );
 
   let inFlight = 0;
-  const server = createServer((req, res) => {
-    const ctx = createContext(req, res);
-    inFlight += 1;
-    res.once('close', () => {
-      inFlight -= 1;
-      if (!res.writableFinished) ctx.abort.abort();
+  const createHttpServer = (scheme: Scheme) => {
+    const server = createServer((req, res) => {
+      const ctx = createContext(req, res, scheme);
+      inFlight += 1;
+      res.once('close', () => {
+        inFlight -= 1;
+        if (!res.writableFinished) ctx.abort.abort();
+      });
+      void runLifecycle(ctx, phases);
     });
-    void runLifecycle(ctx, phases);
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    handleUpgrade(createContext(req, new ServerResponse(req)), socket, head, phases, upgrades);
-  });
-  // The edge is not a forward proxy (DECISIONS #10).
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    socket.on('error', () => socket.destroy());
-    writeRawReply(
-      socket,
-      plainReply(405, 'CONNECT is not supported.', { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' }),
-    );
-  });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      handleUpgrade(createContext(req, new ServerResponse(req), scheme), socket, head, phases, upgrades);
+    });
+    // The edge is not a forward proxy (DECISIONS #10).
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      writeRawReply(
+        socket,
+        plainReply(405, 'CONNECT is not supported.', {
+          allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+        }),
+      );
+    });
+    return server;
+  };
 
-  const listener: NetServer =
+  const proxyProtocol =
     config.clientIp.source === 'proxy-protocol'
-      ? await listenForProxyProtocol(server, config.listen, config.clientIp.trustedProxies, logger)
-      : await listen(server, config.listen.host, config.listen.port);
+      ? { trustedProxies: config.clientIp.trustedProxies }
+      : undefined;
+  const bind = async (listener: ListenerConfig): Promise<Bound> => {
+    const http = createHttpServer(listener.tls === undefined ? 'http' : 'https');
+    if (listener.tls !== undefined && certificates !== undefined) {
+      const address = { host: listener.host, port: listener.port, tls: listener.tls };
+      const tls = await listenForTls(http, address, { certificates, proxyProtocol, logger });
+      return { scheme: 'https', http, ...tls };
+    }
+    const tcp =
+      proxyProtocol === undefined
+        ? await listen(http, listener.host, listener.port)
+        : await listenForProxyProtocol(http, listener, proxyProtocol.trustedProxies, logger);
+    return { scheme: 'http', http, listener: tcp };
+  };
+  const bound: Bound[] = [];
+  try {
+    for (const listener of config.listeners) bound.push(await bind(listener));
+  } catch (error) {
+    for (const each of bound) each.listener.close();
+    certificates?.close();
+    await pools.destroy();
+    throw error;
+  }
+  const firstTls = bound.find((each) => each.scheme === 'https');
+  if (firstTls !== undefined) httpsPort = (firstTls.listener.address() as AddressInfo).port;
+  const urls = bound.map((each) => urlOf(each.listener, each.scheme));
+  for (const [index, each] of bound.entries()) {
+    logger.info({ listen: urls[index], tls: each.scheme === 'https' }, 'listening');
+  }
 
   return {
-    url: urlOf(listener),
+    url: urls[0] ?? '',
+    urls,
     get listening() {
-      return listener.listening;
+      return bound.every((each) => each.listener.listening);
     },
     useConfig(next) {
       phases = build(next);
+      try {
+        certificates?.useConfig(next);
+      } catch (error) {
+        logger.error({ err: error }, "sites' certificates not reloaded; the previous ones stay in use");
+      }
     },
     async close(drainMs) {
-      listener.close();
-      server.close();
-      server.closeIdleConnections();
+      for (const each of bound) {
+        each.listener.close();
+        each.http.close();
+        each.http.closeIdleConnections();
+        each.acceptor?.destroyPending();
+      }
+      certificates?.close();
       const deadline = Date.now() + drainMs;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      server.closeAllConnections();
+      for (const each of bound) each.http.closeAllConnections();
       upgrades.closeAll();
       await pools.destroy();
     },
   };
 }
 
-function createContext(req: IncomingMessage, res: ServerResponse): RequestContext {
+function createContext(req: IncomingMessage, res: ServerResponse, scheme: Scheme): RequestContext {
   return {
     id: nextRequestId(),
     startedAt: process.hrtime.bigint(),
     req,
     res,
-    scheme: 'http',
+    scheme,
     path: '/',
     abort: new AbortController(),
   };
@@ -116,7 +187,7 @@ function handleUpgrade(
 ) {
   const verdict = runGate(ctx, phases);
   if (verdict.next === 'reply') {
-    ctx.outcome = verdict.reply.status === 451 ? 'blocked' : 'rejected';
+    ctx.outcome = outcomeOfGateReply(verdict.reply.status);
     ctx.status = verdict.reply.status;
     writeRawReply(socket, verdict.reply);
   } else if ((ctx.req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
@@ -137,8 +208,9 @@ export async function listen<T extends NetServer>(server: T, host: string, port:
   return server;
 }
 
-export function urlOf(server: NetServer): string {
+/** `scheme://host:port` of a listening server (IPv6 hosts in brackets). */
+export function urlOf(server: NetServer, scheme: Scheme = 'http'): string {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${scheme}://${host}:${address.port}`;
 }

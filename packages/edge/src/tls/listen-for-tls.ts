@@ -1,0 +1,51 @@
+import { EventEmitter, once } from 'node:events';
+import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as NetServer } from 'node:net';
+import type { Logger } from 'pino';
+import type { TlsFilesConfig } from '../config/schema.js';
+import { listenForProxyProtocol } from '../runtime/proxy-protocol-listener.js';
+import type { CertificateStore } from './certificate-store.js';
+import { createTlsAcceptor, type TlsAcceptor } from './tls-acceptor.js';
+
+/** Options of {@link listenForTls}. */
+export type ListenForTlsOptions = {
+  certificates: CertificateStore;
+  /** Set when connections start with a PROXY protocol header (`clientIp.source: proxy-protocol`). */
+  proxyProtocol: { trustedProxies: string[] } | undefined;
+  logger: Logger;
+};
+
+/**
+ * A TLS listener in front of `http`: TCP → (PROXY header) → ClientHello → handshake with the certificate
+ * for its server name → `http.emit('connection', tlsSocket)`, so every request walks the same lifecycle
+ * as on a plain listener. Resolves once listening; rejects when the address cannot be bound.
+ * The node:http server never listens itself.
+ */
+export async function listenForTls(
+  http: HttpServer,
+  address: { host: string; port: number; tls: TlsFilesConfig },
+  options: ListenForTlsOptions,
+): Promise<{ listener: NetServer; acceptor: TlsAcceptor }> {
+  const { certificates, proxyProtocol, logger } = options;
+  const acceptor = createTlsAcceptor({
+    selectCertificate: (serverName) => certificates.select(address.tls, serverName),
+    handOff: (socket) => http.emit('connection', socket),
+    logger,
+  });
+  if (proxyProtocol !== undefined) {
+    // The PROXY reader hands each connection it accepts to `emit('connection')` of what it is given: here,
+    // the TLS acceptor, so the header comes first and the ClientHello after it, as a load balancer sends them.
+    const entrance = new EventEmitter().on('connection', acceptor.accept);
+    const listener = await listenForProxyProtocol(
+      entrance as unknown as HttpServer,
+      address,
+      proxyProtocol.trustedProxies,
+      logger,
+    );
+    return { listener, acceptor };
+  }
+  const listener = createServer(acceptor.accept);
+  listener.listen(address.port, address.host);
+  await once(listener, 'listening');
+  return { listener, acceptor };
+}

@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { plainReply } from '../reply/plain-reply.js';
+import { clientScheme } from '../upstream/forward-headers.js';
 import { CONTINUE, type RequestContext, replyWith, type Verdict } from './context.js';
 
 /**
@@ -12,7 +13,7 @@ import { CONTINUE, type RequestContext, replyWith, type Verdict } from './contex
  */
 export function makeRedirectToHttps(httpsPort: () => number | undefined) {
   return function redirectToHttps(ctx: RequestContext): Verdict {
-    if (ctx.site?.config.redirectToHttps !== true || arrivedOverHttps(ctx)) return CONTINUE;
+    if (ctx.site?.config.redirectToHttps !== true || clientScheme(ctx) === 'https') return CONTINUE;
     // `OPTIONS *` names the server, not a resource: nothing to redirect to.
     if (ctx.path === '*') return CONTINUE;
     const host = ctx.host ?? '';
@@ -21,12 +22,4 @@ export function makeRedirectToHttps(httpsPort: () => number | undefined) {
     const location = `https://${authority}${ctx.path}`;
     return replyWith(plainReply(308, `This site is served over https: ${location}`, { location }));
   };
-}
-
-function arrivedOverHttps(ctx: RequestContext): boolean {
-  if (ctx.scheme === 'https') return true;
-  if (ctx.client?.peerTrusted !== true) return false;
-  const forwarded = ctx.req.headers['x-forwarded-proto'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0];
-  return first?.trim().toLowerCase() === 'https';
 }

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createTrustedPeerCheck, readProxyProtocolHeader } from '@edge451/geo';
 import type { Logger } from 'pino';
@@ -13,7 +12,7 @@ import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
  * Returns the TCP listener: the node:http server never listens itself in this mode.
  */
 export async function listenForProxyProtocol(
-  http: Server,
+  handOff: (socket: Socket) => void,
   listen: { host: string; port: number },
   trustedProxies: string[],
   logger: Logger,
@@ -28,7 +27,7 @@ export async function listenForProxyProtocol(
         return;
       }
       if (result.sourceAddress !== null) proxyProtocolAddresses.set(socket, result.sourceAddress);
-      http.emit('connection', socket);
+      handOff(socket);
     });
   });
   tcp.listen(listen.port, listen.host);

@@ -115,7 +115,12 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     const tcp =
       proxyProtocol === undefined
         ? await listen(http, listener.host, listener.port)
-        : await listenForProxyProtocol(http, listener, proxyProtocol.trustedProxies, logger);
+        : await listenForProxyProtocol(
+            (socket) => http.emit('connection', socket),
+            listener,
+            proxyProtocol.trustedProxies,
+            logger,
+          );
     return { scheme: 'http', http, listener: tcp };
   };
   const bound: Bound[] = [];

@@ -1,4 +1,4 @@
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
@@ -33,11 +33,9 @@ export async function listenForTls(
     logger,
   });
   if (proxyProtocol !== undefined) {
-    // The PROXY reader hands each connection it accepts to `emit('connection')` of what it is given: here,
-    // the TLS acceptor, so the header comes first and the ClientHello after it, as a load balancer sends them.
-    const entrance = new EventEmitter().on('connection', acceptor.accept);
+    // The PROXY header comes first and the ClientHello after it, as a load balancer sends them.
     const listener = await listenForProxyProtocol(
-      entrance as unknown as HttpServer,
+      acceptor.accept,
       address,
       proxyProtocol.trustedProxies,
       logger,

@@ -55,6 +55,16 @@ export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
   return out;
 }
 
+/**
+ * The scheme the client used to reach the front of the chain: ours, or the first `X-Forwarded-Proto`
+ * entry when the peer is a trusted proxy (it terminated TLS for us). Never believed from anyone else.
+ */
+export function clientScheme(ctx: RequestContext): string {
+  if (ctx.scheme === 'https' || ctx.client?.peerTrusted !== true) return ctx.scheme;
+  const forwarded = single(ctx.req.headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
+  return forwarded === 'https' || forwarded === 'http' ? forwarded : ctx.scheme;
+}
+
 /** Response headers for the client: hop-by-hop removed, `Via` appended, site extras set. */
 export function clientResponseHeaders(
   origin: Record<string, string | string[] | undefined>,

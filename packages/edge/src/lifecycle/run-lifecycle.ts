@@ -48,7 +48,16 @@ export async function runLifecycle(ctx: RequestContext, phases: Phases): Promise
     ctx.outcome = error.code === 'EDGE_CLIENT_ABORTED' ? 'aborted' : ('error' satisfies Outcome);
     replyToError(ctx, error);
   } finally {
+    recordSafely(ctx, phases, error);
+  }
+}
+
+/** `record` must never turn a served request into a crash (the lifecycle promise is not awaited). */
+export function recordSafely(ctx: RequestContext, phases: Phases, error: EdgeError | undefined): void {
+  try {
     phases.record(ctx, error);
+  } catch {
+    // Logging or metrics failed; the request is answered, and there is nowhere left to report it.
   }
 }
 

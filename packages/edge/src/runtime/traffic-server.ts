@@ -7,9 +7,16 @@ import type { CountryLocator } from '@edge451/geo';
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/load-config.js';
 import type { ListenerConfig } from '../config/schema.js';
+import { type EdgeError, toEdgeError } from '../errors.js';
 import type { RequestContext } from '../lifecycle/context.js';
 import { createPhases } from '../lifecycle/create-phases.js';
-import { outcomeOfGateReply, type Phases, runGate, runLifecycle } from '../lifecycle/run-lifecycle.js';
+import {
+  outcomeOfGateReply,
+  type Phases,
+  recordSafely,
+  runGate,
+  runLifecycle,
+} from '../lifecycle/run-lifecycle.js';
 import type { Metrics } from '../observe/metrics.js';
 import { plainReply } from '../reply/plain-reply.js';
 import { CertificateStore } from '../tls/certificate-store.js';
@@ -190,21 +197,30 @@ function handleUpgrade(
   phases: Phases,
   proxy: UpgradeProxy,
 ) {
-  const verdict = runGate(ctx, phases);
-  if (verdict.next === 'reply') {
-    ctx.outcome = outcomeOfGateReply(verdict.reply.status);
-    ctx.status = verdict.reply.status;
-    writeRawReply(socket, verdict.reply);
-  } else if ((ctx.req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-    ctx.outcome = 'rejected';
-    ctx.status = 501;
-    writeRawReply(socket, plainReply(501, 'Only WebSocket upgrades are proxied.'));
-  } else {
-    ctx.outcome = 'proxied';
-    ctx.status = 101;
-    proxy.forward(ctx, socket, head);
+  let error: EdgeError | undefined;
+  try {
+    const verdict = runGate(ctx, phases);
+    if (verdict.next === 'reply') {
+      ctx.outcome = outcomeOfGateReply(verdict.reply.status);
+      ctx.status = verdict.reply.status;
+      writeRawReply(socket, verdict.reply);
+    } else if ((ctx.req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      ctx.outcome = 'rejected';
+      ctx.status = 501;
+      writeRawReply(socket, plainReply(501, 'Only WebSocket upgrades are proxied.'));
+    } else {
+      ctx.outcome = 'proxied';
+      ctx.status = 101;
+      proxy.forward(ctx, socket, head);
+    }
+  } catch (thrown) {
+    // An event handler that throws would take the process down: fail this connection only.
+    error = toEdgeError(thrown);
+    ctx.outcome = 'error';
+    socket.destroy();
+  } finally {
+    recordSafely(ctx, phases, error);
   }
-  phases.record(ctx, undefined);
 }
 
 export async function listen<T extends NetServer>(server: T, host: string, port: number): Promise<T> {

@@ -31,6 +31,10 @@ export default defineConfig({
       packageProject('edge'),
       {
         extends: true,
+        test: { name: 'load-tests', root: here('./load-tests'), include: ['src/**/*.test.ts'] },
+      },
+      {
+        extends: true,
         test: {
           name: 'e2e',
           root: here('./test'),

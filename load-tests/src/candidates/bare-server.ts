@@ -1,0 +1,47 @@
+/**
+ * The baseline: a bare node:http server that returns the same bytes as the origin (and, for the blocked
+ * path, the same 451 bytes edge451 answers) from ready-made buffers — no routing, geo, policy or cache.
+ * It is the most a Node process can do per request; the targets are ratios to it.
+ * `node --import tsx bare-server.ts --port N [--blocked-body FILE]`; prints `{"ready":…}`.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { benchPaths, type Canned, fillerBody, originRoute } from '../origin/canned-responses.js';
+
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '0' }, 'blocked-body': { type: 'string' } },
+});
+
+const blockedBody =
+  values['blocked-body'] === undefined ? fillerBody(1024) : readFileSync(values['blocked-body']);
+const blocked: Canned = {
+  status: 451,
+  headers: {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'Content-Length': String(blockedBody.length),
+  },
+  body: blockedBody,
+};
+const fallback = originRoute(benchPaths.missPrefix)?.canned;
+
+const server = createServer((req, res) => {
+  const target = req.url ?? '/';
+  const canned = target === benchPaths.blocked ? blocked : (originRoute(target)?.canned ?? fallback);
+  if (canned === undefined) {
+    res.writeHead(500);
+    res.end();
+    return;
+  }
+  res.writeHead(canned.status, canned.headers);
+  res.end(canned.body);
+});
+
+server.keepAliveTimeout = 75_000;
+server.listen(Number(values.port), '127.0.0.1', () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  process.stdout.write(`${JSON.stringify({ ready: true, url: `http://127.0.0.1:${port}` })}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,193 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchPaths } from '../origin/canned-responses.js';
+import { blockedCountries, clientAddress } from '../scenarios/client-addresses.js';
+import { freePort, probe, type RequestShape } from '../system/http-probe.js';
+import type { Launched } from '../system/launch.js';
+import type { Pinning } from '../system/pinning.js';
+import type { Tools } from '../system/tools.js';
+import type { Candidate, CandidateId } from './candidate.js';
+import { renderEdgeConfig, renderPolicy } from './edge-config.js';
+import { startBenchNginx } from './start-bench-nginx.js';
+import { startEdge, startScript } from './start-candidate.js';
+
+/** The MaxMind test database every geo-aware candidate reads. */
+export const mmdbFile = fileURLToPath(
+  new URL('../../../fixtures/geoip/GeoIP2-Country-Test.mmdb', import.meta.url),
+);
+/** The admin token of every benchmark edge (loopback only). */
+export const adminToken = 'bench-admin-token-not-a-secret';
+/** The site every throughput scenario requests. */
+export const benchHost = 'bench.test';
+/** The n-th of the 1,000 hosts the benchmark order blocks from FR and GB. */
+export const blockedHost = (n: number) => `mirror-${n}.blocked.bench.test`;
+const blockedHostCount = 1000;
+
+/** The request of the blocked scenario: a GB client asks for a blocked host. */
+export const blockedShape: RequestShape = {
+  path: benchPaths.blocked,
+  host: blockedHost(7),
+  headers: { 'X-Forwarded-For': clientAddress('GB', 0) },
+};
+
+/** All candidates, running side by side (idle ones cost nothing), plus what they share. */
+export type BenchWorld = {
+  dir: string;
+  pinning: Pinning;
+  tools: Tools;
+  upstream: { url: string; launched: Launched };
+  candidates: Map<CandidateId, Candidate>;
+  /** Candidates that could not start, with the reason. */
+  skipped: string[];
+  /**
+   * Starts one more edge451 with one worker and the same config (own ports and state), e.g. under
+   * `--cpu-prof`; it is not a candidate of the tables. Stop it yourself; `close` stops it too.
+   */
+  startExtraEdge(name: string, extraNodeArgs: readonly string[]): Promise<Candidate>;
+  close(): Promise<void>;
+};
+
+/**
+ * Starts the upstream origin (generator's CPU) and every candidate (server's CPU; edge451 `workers: auto`
+ * on all CPUs). edge451 with one worker starts first so that its 451 body can be handed to the bare server
+ * and the naive proxy: the baselines answer the same bytes. A candidate other than edge451 that fails to
+ * start is skipped with its reason; the run goes on.
+ */
+export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: boolean): Promise<BenchWorld> {
+  const dir = await mkdtemp(join(tmpdir(), 'edge451-bench-'));
+  const launchedAll: Launched[] = [];
+  const candidates = new Map<CandidateId, Candidate>();
+  const skipped: string[] = [];
+  const close = async () => {
+    await Promise.all(launchedAll.map((launched) => launched.stop()));
+    if (!keepDir) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const upstream = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
+    launchedAll.push(upstream.launched);
+    const blockedHosts = Array.from({ length: blockedHostCount }, (_, n) => blockedHost(n));
+    const policyFile = join(dir, 'policy.json');
+    await writeFile(
+      policyFile,
+      JSON.stringify(renderPolicy(blockedHosts, { countries: blockedCountries, hostsPerOrder: 100 })),
+    );
+    const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);
+    add(edgeOne);
+    const blockedBody = (await probe(edgeOne.url, blockedShape)).body;
+    const blockedBodyFile = join(dir, 'blocked-body.html');
+    await writeFile(blockedBodyFile, blockedBody);
+    const blockedHostsFile = join(dir, 'blocked-hosts.txt');
+    await writeFile(blockedHostsFile, `${blockedHosts.join('\n')}\n`);
+
+    const bare = await startScript(
+      'bare',
+      'candidates/bare-server.ts',
+      ['--blocked-body', blockedBodyFile],
+      pinning.serverCpus,
+      pinning,
+    );
+    add({ id: 'bare', url: bare.url, pid: bare.launched.pid, blocks: true, launched: bare.launched });
+    const direct = await startScript(
+      'origin-direct',
+      'origin/origin-main.ts',
+      [],
+      pinning.serverCpus,
+      pinning,
+    );
+    add({
+      id: 'origin',
+      url: direct.url,
+      pid: direct.launched.pid,
+      blocks: false,
+      launched: direct.launched,
+    });
+    await optional('edge-auto', async () => add(await startBenchEdge('edge-auto', 'auto', pinning.allCpus)));
+    await optional('naive', async () => {
+      const args = ['--origin', upstream.url, '--mmdb', mmdbFile, '--blocked-hosts', blockedHostsFile];
+      args.push('--countries', blockedCountries.join(','), '--blocked-body', blockedBodyFile);
+      const naive = await startScript(
+        'naive',
+        'candidates/naive-proxy.ts',
+        args,
+        pinning.serverCpus,
+        pinning,
+      );
+      add({ id: 'naive', url: naive.url, pid: naive.launched.pid, blocks: true, launched: naive.launched });
+    });
+    const nginx = tools.nginx;
+    if (nginx !== undefined) {
+      await optional('nginx', async () => {
+        const started = await startBenchNginx({
+          nginx,
+          dir,
+          upstreamUrl: upstream.url,
+          mmdbFile,
+          blockedHosts,
+          serverNames: [[benchHost, `*.${benchHost}`]],
+          bodyBytes: blockedBody.length,
+          pinning,
+          timeoutMs: 60_000,
+        });
+        add(started.candidate);
+      });
+    }
+    const startExtraEdge = async (name: string, extraNodeArgs: readonly string[]) => {
+      const candidate = await startBenchEdge('edge-1', 1, pinning.serverCpus, name, extraNodeArgs);
+      launchedAll.push(candidate.launched);
+      return candidate;
+    };
+    return { dir, pinning, tools, upstream, candidates, skipped, startExtraEdge, close };
+
+    async function startBenchEdge(
+      id: 'edge-1' | 'edge-auto',
+      workers: 1 | 'auto',
+      cpus: string,
+      name: string = id,
+      extraNodeArgs: readonly string[] = [],
+    ): Promise<Candidate> {
+      const [port, adminPort] = [await freePort(), await freePort()];
+      const configFile = join(dir, `${name}.json`);
+      const config = renderEdgeConfig({
+        port,
+        adminPort,
+        adminToken,
+        workers,
+        originUrl: upstream.url,
+        mmdbFile,
+        policyFile,
+        stateDir: join(dir, `${name}-state`),
+        sites: [{ name: 'bench', hosts: [benchHost, `*.${benchHost}`] }],
+      });
+      await writeFile(configFile, JSON.stringify(config, null, 2));
+      const adminUrl = `http://127.0.0.1:${adminPort}`;
+      const { launched } = await startEdge(name, configFile, adminUrl, cpus, pinning, { extraNodeArgs });
+      return {
+        id,
+        url: `http://127.0.0.1:${port}`,
+        pid: launched.pid,
+        blocks: true,
+        cacheHeader: { name: 'cache-status', hitPattern: /edge451; hit/ },
+        adminUrl,
+        launched,
+      };
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  function add(candidate: Candidate) {
+    launchedAll.push(candidate.launched);
+    candidates.set(candidate.id, candidate);
+  }
+
+  async function optional(id: CandidateId, start: () => Promise<unknown>) {
+    try {
+      await start();
+    } catch (error) {
+      skipped.push(`${id}: could not start (${(error as Error).message.split('\n')[0]})`);
+    }
+  }
+}

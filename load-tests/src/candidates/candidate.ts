@@ -1,0 +1,38 @@
+import type { Launched } from '../system/launch.js';
+
+/** Every server the benchmark can measure. */
+export type CandidateId = 'origin' | 'bare' | 'edge-1' | 'edge-auto' | 'naive' | 'nginx';
+
+/** A running candidate: where to send load and which process tree to sample. */
+export type Candidate = {
+  id: CandidateId;
+  url: string;
+  /** The root of the process tree whose CPU and RSS are sampled (a cluster primary, nginx's master). */
+  pid: number;
+  /** Answers 451 to blocked requests (origin direct does not). */
+  blocks: boolean;
+  /** Serves repeated cacheable requests from a cache; checked with `cacheHeader` before cache-hit runs. */
+  cacheHeader?: { name: string; hitPattern: RegExp };
+  adminUrl?: string;
+  launched: Launched;
+};
+
+/** How each candidate is named in tables and charts. */
+export const candidateLabels: Record<CandidateId, string> = {
+  origin: 'origin direct (ceiling)',
+  bare: 'bare node:http (baseline)',
+  'edge-1': 'edge451 workers: 1',
+  'edge-auto': 'edge451 workers: auto',
+  naive: 'naive http-proxy + maxmind',
+  nginx: 'nginx + geoip2 + proxy_cache',
+};
+
+/** Table and chart order: baselines first, then edge451, then the alternatives. */
+export const candidateOrder: readonly CandidateId[] = [
+  'origin',
+  'bare',
+  'edge-1',
+  'edge-auto',
+  'naive',
+  'nginx',
+];

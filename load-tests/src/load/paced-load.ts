@@ -1,0 +1,104 @@
+import { Agent, request } from 'node:http';
+import type { RequestShape } from '../system/http-probe.js';
+import { LatencyRecorder } from './latency-recorder.js';
+import type { LoadResult } from './load-result.js';
+
+export type PacedPlan = {
+  baseUrl: string;
+  shapes: readonly RequestShape[];
+  ratePerSecond: number;
+  durationSeconds: number;
+  connections: number;
+};
+
+const drainTimeoutMs = 10_000;
+
+/**
+ * An open-loop load at a constant rate, for latency at a given load (autocannon's rate limit sends each
+ * second's requests in one burst, and wrk has none). Request n is due at start + n / rate; its latency is
+ * measured from that due time, not from when a connection was free, so queueing inside the client counts
+ * (no coordinated omission). Bounded: at most rate × duration requests, and at most 64 waiting per
+ * connection — beyond that requests are counted as errors, not queued forever.
+ */
+export async function runPaced(plan: PacedPlan): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: plan.connections });
+  const url = new URL(plan.baseUrl);
+  const latencies = new LatencyRecorder();
+  const statusCounts: Record<string, number> = {};
+  const total = Math.floor(plan.ratePerSecond * plan.durationSeconds);
+  const maxInFlight = plan.connections * 64;
+  let sent = 0;
+  let inFlight = 0;
+  let errors = 0;
+  let bytes = 0;
+  const started = performance.now();
+
+  const send = (index: number) => {
+    const shape = plan.shapes[index % plan.shapes.length];
+    if (shape === undefined) return;
+    const dueAt = started + (index * 1000) / plan.ratePerSecond;
+    inFlight++;
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: shape.path,
+        method: shape.method ?? 'GET',
+        headers: { Host: shape.host, ...shape.headers },
+        agent,
+        timeout: 10_000,
+      },
+      (res) => {
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        res.on('end', () => {
+          inFlight--;
+          latencies.record(performance.now() - dueAt);
+          const status = String(res.statusCode ?? 0);
+          statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => {
+      inFlight--;
+      errors++;
+    });
+    req.end();
+  };
+
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) * plan.ratePerSecond) / 1000));
+      while (sent < due) {
+        if (inFlight >= maxInFlight) errors++;
+        else send(sent);
+        sent++;
+      }
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  const drainStarted = performance.now();
+  while (inFlight > 0 && performance.now() - drainStarted < drainTimeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  agent.destroy();
+  const durationSeconds = (performance.now() - started) / 1000;
+  const responses = Object.values(statusCounts).reduce((sum, count) => sum + count, 0);
+  const [p50Ms = Number.NaN, p99Ms = Number.NaN] = latencies.percentiles(50, 99);
+  return {
+    tool: 'paced',
+    requests: responses,
+    durationSeconds,
+    requestsPerSecond: responses / durationSeconds,
+    bytesPerSecond: bytes / durationSeconds,
+    p50Ms,
+    p99Ms,
+    socketErrors: errors + inFlight,
+    statusCounts,
+  };
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { CandidateId } from '../candidates/candidate.js';
+import type { ThroughputRow, ThroughputScenario } from '../scenarios/throughput.js';
+import { evaluateTargets } from './targets.js';
+
+const row = (
+  scenario: string,
+  tool: ThroughputRow['tool'],
+  candidate: CandidateId,
+  requestsPerSecond: number,
+  ratios: ThroughputRow['ratios'] = {},
+): ThroughputRow => ({
+  scenario,
+  tool,
+  candidate,
+  runs: [],
+  requestsPerSecond,
+  bytesPerSecond: 0,
+  p50Ms: 1,
+  p99Ms: 2,
+  errors: 0,
+  rssBytes: 0,
+  cpuMicrosPerRequest: 50,
+  serverCpuCores: 1,
+  ratios,
+  problems: [],
+});
+
+const entry = (id: string, rows: ThroughputRow[]) => ({ scenario: { id } as ThroughputScenario, rows });
+
+describe('evaluateTargets', () => {
+  it("judges cache hits on wrk's ratio when wrk ran, since autocannon saturates first", () => {
+    const [cacheHits] = evaluateTargets({
+      throughput: [
+        entry('cache-hit-1k', [
+          row('cache-hit-1k', 'autocannon', 'edge-1', 30_000, { bare: 0.99 }),
+          row('cache-hit-1k', 'wrk', 'edge-1', 40_000, { bare: 0.7 }),
+        ]),
+        entry('cache-hit-16k', [row('cache-hit-16k', 'wrk', 'edge-1', 30_000, { bare: 0.85 })]),
+      ],
+    });
+    expect(cacheHits).toMatchObject({ status: 'missed', profileScenario: 'cache-hit-1k' });
+    expect(cacheHits?.measured).toContain('cache-hit-1k: 0.70× (wrk');
+  });
+
+  it('meets a ratio target only when every scenario of it does', () => {
+    const targets = evaluateTargets({
+      throughput: [
+        entry('blocked', [row('blocked', 'wrk', 'edge-1', 50_000, { bare: 0.93 })]),
+        entry('pass-through', [row('pass-through', 'autocannon', 'edge-1', 9_000, { naive: 1.4 })]),
+      ],
+    });
+    expect(targets.find((target) => target.target.startsWith('451s'))?.status).toBe('met');
+    expect(targets.find((target) => target.target.startsWith('pass-through'))?.status).toBe('missed');
+  });
+
+  it('says "not measured" for scenarios that did not run or failed, never "met"', () => {
+    const targets = evaluateTargets({
+      throughput: [entry('blocked', [row('blocked', 'wrk', 'edge-1', Number.NaN, { bare: Number.NaN })])],
+    });
+    expect(targets.map((target) => target.status)).toEqual(Array(targets.length).fill('not measured'));
+  });
+
+  it('misses the soak target at 5 % growth and more', () => {
+    const soak = (growth: number) =>
+      evaluateTargets({
+        throughput: [],
+        soak: {
+          seconds: 300,
+          warmupSeconds: 30,
+          requestsPerSecond: 1,
+          p99Ms: 1,
+          rssSamplesMiB: [],
+          startMiB: 100,
+          endMiB: 100 * (1 + growth),
+          maxMiB: 110,
+          growth,
+          problems: [],
+        },
+      }).find((target) => target.target.startsWith('RSS'))?.status;
+    expect(soak(0.049)).toBe('met');
+    expect(soak(0.05)).toBe('missed');
+  });
+});

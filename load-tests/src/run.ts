@@ -3,6 +3,7 @@
  * docs/benchmarks.md and its chart. Figures are reported against targets, never asserted.
  */
 import { startBenchWorld } from './candidates/bench-world.js';
+import { closeScaleWorld } from './candidates/scale-world.js';
 import { type BenchOptions, parseBenchOptions, usage } from './options.js';
 import { writeReport } from './report/write-report.js';
 import { runScenarios } from './run-scenarios.js';
@@ -36,13 +37,16 @@ async function main(): Promise<number> {
   const world = await startBenchWorld(pinning, tools, options.keepTemp);
   if (options.keepTemp) log(`configs and logs kept in ${world.dir}`);
   for (const skipped of world.skipped) log(`skipped: ${skipped}`);
+  const ctx = { world, options, log };
+  // Ctrl-C or a timeout: stop every server and remove the temp folders before leaving.
   const stopOnSignal = () => {
-    world.close().finally(() => process.exit(130));
+    Promise.allSettled([closeScaleWorld(ctx), world.close()]).finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
   let results: Awaited<ReturnType<typeof runScenarios>>;
   try {
-    results = await runScenarios({ world, options, log });
+    results = await runScenarios(ctx);
   } finally {
     await world.close();
   }

@@ -28,7 +28,7 @@ const profile: CpuProfile = {
 
 describe('summarizeCpuProfile', () => {
   it('ranks functions by self time, names the nearest caller of ours, and leaves idle time out', () => {
-    const summary = summarizeCpuProfile(profile, 2);
+    const summary = summarizeCpuProfile(profile, { topCount: 2 });
     expect(summary.busyMs).toBeCloseTo(1.0, 6);
     expect(summary.idleShare).toBeCloseTo(10 / 11, 6);
     expect(summary.top).toEqual([
@@ -59,6 +59,15 @@ describe('summarizeCpuProfile', () => {
       '(garbage collector)': expect.closeTo(0.1, 6),
       'lru-cache': expect.closeTo(0.1, 6),
     });
+  });
+});
+
+describe('summarizeCpuProfile with skipFirstMs', () => {
+  it('leaves start-up out: samples before the cut-off count nowhere', () => {
+    // 5 ms idle, then 0.3 ms of decide: cutting the first 5.1 ms keeps only the second decide sample.
+    const summary = summarizeCpuProfile(profile, { skipFirstMs: 5.4 });
+    expect(summary.top[0]).toMatchObject({ name: 'decide', selfMs: 0.3 });
+    expect(summary.busyMs).toBeCloseTo(0.7, 6);
   });
 });
 

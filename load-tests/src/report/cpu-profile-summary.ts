@@ -26,10 +26,14 @@ export type ProfileSummary = {
 
 /**
  * Sums self time per function (samples × their time deltas) and per owner: edge451's own packages, each
- * dependency, Node's internals, V8's garbage collector and `(program)` (native code outside JS). Idle
- * time is left out of the shares: a profile is "where the busy time goes".
+ * dependency, Node's internals, V8's garbage collector and `(program)` (native code outside JS). Leaves
+ * out the first `skipFirstMs` (start-up and warm-up are not what a benchmark asks about) and idle time:
+ * the shares say where the busy time under load goes.
  */
-export function summarizeCpuProfile(profile: CpuProfile, topCount = 15): ProfileSummary {
+export function summarizeCpuProfile(
+  profile: CpuProfile,
+  { topCount = 15, skipFirstMs = 0 } = {},
+): ProfileSummary {
   const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
   const parents = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
@@ -37,8 +41,11 @@ export function summarizeCpuProfile(profile: CpuProfile, topCount = 15): Profile
   const selfByOwner = new Map<string, number>();
   let busyUs = 0;
   let idleUs = 0;
+  let elapsedUs = 0;
   profile.samples.forEach((nodeId, index) => {
     const delta = Math.max(0, profile.timeDeltas[index] ?? 0);
+    elapsedUs += delta;
+    if (elapsedUs < skipFirstMs * 1000) return;
     const frame = byNode.get(nodeId)?.callFrame;
     if (frame === undefined) return;
     if (frame.functionName === '(idle)') {

@@ -150,7 +150,7 @@ export function renderMarkdownReport(input: ReportInput, chartFile: string): str
     );
   }
   if (results.profiles.length > 0) {
-    lines.push('## Where the time goes (missed targets, `node --cpu-prof`)', '');
+    lines.push('## Where the time goes (`node --cpu-prof` on missed targets and costly scenarios)', '');
     for (const profile of results.profiles) {
       lines.push(`### ${profile.scenario}`, '');
       if (profile.summary === undefined) {

@@ -24,15 +24,19 @@ export async function profileEdge(ctx: BenchContext, scenario: ThroughputScenari
   await mkdir(dir, { recursive: true });
   const seconds = Math.max(5, ctx.options.durationSeconds * 2);
   try {
+    const spawned = performance.now();
     const edge = await ctx.world.startExtraEdge(`profiled-${scenario.id}`, [
       '--cpu-prof',
       `--cpu-prof-dir=${dir}`,
     ]);
     let requestsPerSecond = Number.NaN;
+    let measuredFromMs = 0;
     try {
       await warmShapes(edge, scenario.shapes);
       const plan = { baseUrl: edge.url, shapes: scenario.shapes, connections: ctx.options.connections };
       await runAutocannon({ ...plan, durationSeconds: ctx.options.warmupSeconds });
+      // The profile starts with the process: what came before the measured load is left out.
+      measuredFromMs = performance.now() - spawned;
       requestsPerSecond = (await runAutocannon({ ...plan, durationSeconds: seconds })).requestsPerSecond;
     } finally {
       await edge.launched.stop();
@@ -42,7 +46,12 @@ export async function profileEdge(ctx: BenchContext, scenario: ThroughputScenari
     if (file === undefined)
       return { scenario: scenario.id, seconds, requestsPerSecond, problem: 'no .cpuprofile written' };
     const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile;
-    return { scenario: scenario.id, seconds, requestsPerSecond, summary: summarizeCpuProfile(profile) };
+    return {
+      scenario: scenario.id,
+      seconds,
+      requestsPerSecond,
+      summary: summarizeCpuProfile(profile, { skipFirstMs: measuredFromMs }),
+    };
   } catch (error) {
     return {
       scenario: scenario.id,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { benchPaths, type Canned, fillerBody, originRoute } from '../origin/canned-responses.js';
+import { serveChild } from '../system/serve-child.js';
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: '0' }, 'blocked-body': { type: 'string' } },
@@ -38,10 +39,4 @@ const server = createServer((req, res) => {
   res.end(canned.body);
 });
 
-server.keepAliveTimeout = 75_000;
-server.listen(Number(values.port), '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ ready: true, url: `http://127.0.0.1:${port}` })}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
+serveChild(server, Number(values.port));

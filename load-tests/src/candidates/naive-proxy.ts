@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import maxmind, { type CountryResponse } from 'maxmind';
+import { serveChild } from '../system/serve-child.js';
 
 // @types/http-proxy is not a dependency of this package (the edge has it): the calls used here are typed
 // by hand. Once the lead adds it to load-tests' devDependencies, a plain import can replace this.
@@ -108,10 +109,4 @@ const server = createServer((req, res) => {
   proxy.web(req, res);
 });
 
-server.keepAliveTimeout = 75_000;
-server.listen(Number(values.port), '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ ready: true, url: `http://127.0.0.1:${port}` })}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
+serveChild(server, Number(values.port));

@@ -5,6 +5,7 @@
  */
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { serveChild } from '../system/serve-child.js';
 import { benchPaths, originRoute } from './canned-responses.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '0' } } });
@@ -40,11 +41,4 @@ const server = createServer((req, res) => {
   else send();
 });
 
-// Proxies keep pooled connections across idle gaps between scenarios; real origins (nginx: 75 s) allow it.
-server.keepAliveTimeout = 75_000;
-server.listen(Number(values.port), '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ ready: true, url: `http://127.0.0.1:${port}` })}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
+serveChild(server, Number(values.port));

@@ -15,7 +15,7 @@ import { replyFromStored } from './replies.js';
 import { passRequestHeaders, policyRequestHeaders } from './request-headers.js';
 import { createMemoryStore } from './stores/memory-store.js';
 import type { CacheStore, StoredResponse } from './stores/store.js';
-import type { CacheReply, CacheRequest, FetchOrigin, HttpCache } from './types.js';
+import type { CacheReply, CacheRequest, ClientSignal, FetchOrigin, HttpCache } from './types.js';
 import { createUncacheableMemory } from './uncacheable-memory.js';
 
 const MiB = 1024 * 1024;
@@ -52,12 +52,13 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
   async function serve(
     request: CacheRequest,
     fetchOrigin: FetchOrigin,
-    signal: AbortSignal,
+    clientSignal: ClientSignal,
   ): Promise<CacheReply> {
-    signal.throwIfAborted();
+    if (typeof clientSignal !== 'function') clientSignal.throwIfAborted();
+    const signal = () => (typeof clientSignal === 'function' ? clientSignal() : clientSignal);
     const bypass =
       request.method === 'GET' || request.method === 'HEAD' ? requestBypassReason(request.headers) : 'method';
-    if (bypass !== undefined) return bypassOrigin(cache, request, fetchOrigin, signal, bypass);
+    if (bypass !== undefined) return bypassOrigin(cache, request, fetchOrigin, signal(), bypass);
 
     const key = makeCacheKey(request);
     const policyRequest = {
@@ -71,7 +72,7 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
       entries = await store.get(key);
     } catch {
       counters.storeErrors += 1;
-      return forwardOnStoreError(context, signal);
+      return forwardOnStoreError(context, signal());
     }
     const found = lookupStored(entries, policyRequest, cache.policyOf);
     switch (found.kind) {
@@ -85,9 +86,9 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
           detail: 'stale-while-revalidate',
         });
       case 'revalidate':
-        return obtain(context, signal, found.found, 'stale');
+        return obtain(context, signal(), found.found, 'stale');
       default:
-        return obtain(context, signal, undefined, found.kind);
+        return obtain(context, signal(), undefined, found.kind);
     }
   }
 

@@ -8,6 +8,7 @@ export type {
   CacheOutcome,
   CacheReply,
   CacheRequest,
+  ClientSignal,
   FetchOrigin,
   HeaderMap,
   HttpCache,

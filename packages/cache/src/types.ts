@@ -76,6 +76,9 @@ export type FetchOrigin = (
   signal: AbortSignal,
 ) => Promise<OriginResponse>;
 
+/** The client's abort signal, or a function that makes it on first use. */
+export type ClientSignal = AbortSignal | (() => AbortSignal);
+
 /** How a store attempt ended: `stored`, or the reason it was not. */
 export type StoreResult = 'stored' | NotStoredReason;
 
@@ -145,8 +148,10 @@ export interface HttpCache {
    * second, unconditional call) and stores what may be stored while streaming it to the client.
    * Rejects with `signal.reason` when the client goes away before the reply is ready, and with
    * `fetchOrigin`'s own error when the origin fails and no stale response may be used.
+   * `signal` may be a function returning it: it is then called only when the request needs the origin,
+   * so a hit never pays for an AbortController.
    */
-  serve(request: CacheRequest, fetchOrigin: FetchOrigin, signal: AbortSignal): Promise<CacheReply>;
+  serve(request: CacheRequest, fetchOrigin: FetchOrigin, signal: ClientSignal): Promise<CacheReply>;
   /** Removes entries; resolves with how many went. Rejects with `CACHE_PURGE_INVALID` on a malformed selector. */
   purge(selector: PurgeSelector): Promise<number>;
   readonly stats: HttpCacheStats;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { CacheReply, CacheRequest, HeaderMap, HttpCache } from '@edge451/cache';
+import type { CacheReply, CacheRequest, ClientSignal, HeaderMap, HttpCache } from '@edge451/cache';
 import { fetchFrom } from './fetch-origin.js';
 import type { ScriptedOrigin } from './origin.js';
 
@@ -27,7 +27,7 @@ export async function fetchThrough(
   cache: HttpCache,
   origin: Pick<ScriptedOrigin, 'port'>,
   request: CacheRequest,
-  signal: AbortSignal = new AbortController().signal,
+  signal: ClientSignal = new AbortController().signal,
 ): Promise<CacheReply & { text: string }> {
   const reply = await cache.serve(request, fetchFrom(origin.port, request.path), signal);
   return { ...reply, text: await bodyOf(reply) };

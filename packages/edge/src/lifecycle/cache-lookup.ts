@@ -26,7 +26,7 @@ export async function serveThroughCache(
 ): Promise<Reply> {
   const headers = upstreamRequestHeaders(ctx);
   const request = { method: ctx.req.method ?? 'GET', host: ctx.host ?? '', path: ctx.path, headers };
-  const reply = await cache.serve(request, originCallFor(ctx, pools), ctx.abort.signal);
+  const reply = await cache.serve(request, originCallFor(ctx, pools), () => ctx.abort.signal);
   ctx.cache =
     reply.notStored === undefined
       ? { outcome: reply.outcome }

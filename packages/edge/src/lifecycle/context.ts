@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { CacheOutcome, NotStoredReason } from '@edge451/cache';
 import type { CountrySource } from '@edge451/geo';
 import type { Decision } from '@edge451/policy';
+import type { ClientAbort } from './client-abort.js';
 import type { Site } from './route.js';
 
 /** What a request ended as: the word used in logs and the `outcome` metric label. */
@@ -63,5 +64,5 @@ export type RequestContext = {
   outcome?: Outcome;
   status?: number;
   /** Aborted when the client goes away: cancels the upstream request. */
-  readonly abort: AbortController;
+  readonly abort: ClientAbort;
 };

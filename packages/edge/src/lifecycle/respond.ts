@@ -1,10 +1,9 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, type Writable } from 'node:stream';
 import { EdgeError } from '../errors.js';
 import type { Reply, RequestContext } from './context.js';
 
 /**
- * Phase `respond`: writes the reply. A streamed body goes through `pipeline`, which applies backpressure
+ * Phase `respond`: writes the reply. A streamed body goes through `pipeBody`, which applies backpressure
  * (a slow client slows the origin read, memory stays bounded) and destroys both sides on failure.
  * Resolves when the last byte is handed to the socket; rejects with an EdgeError when either side fails
  * mid-body (the status line is gone by then: the connection is cut so the client sees a truncated body).
@@ -24,10 +23,48 @@ export async function respond(ctx: RequestContext, reply: Reply): Promise<void> 
     return;
   }
   try {
-    await pipeline(body, res);
+    await pipeBody(body, res);
   } catch (error) {
-    throw res.destroyed && !res.writableFinished && ctx.abort.signal.aborted
+    throw res.destroyed && !res.writableFinished && ctx.abort.aborted
       ? new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client went away mid-body', { cause: error })
       : new EdgeError('EDGE_ORIGIN_PROTOCOL', 'origin', 'origin body failed mid-stream', { cause: error });
   }
+}
+
+/**
+ * `body.pipe(res)` with `pipeline`'s promise and failure rules: resolves once `res` has finished; when either
+ * side fails or closes early, destroys both and rejects. Not `stream/promises` `pipeline` itself: it makes
+ * an AbortController per call and aborts it when done, creating an AbortError DOMException per streamed
+ * response (a tenth of a pass-through request's CPU in our profiles).
+ */
+export function pipeBody(body: Readable, res: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      body.unpipe(res);
+      body.destroy();
+      res.destroy();
+      reject(error);
+    };
+    // Stay subscribed after settling: a late 'error' without a listener would crash the process.
+    body.on('error', fail);
+    res.on('error', fail);
+    body.once('close', () => {
+      if (!body.readableEnded) fail(prematureClose('the response body closed before its end'));
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) fail(prematureClose('the client connection closed before the end'));
+    });
+    res.once('finish', () => {
+      settled = true;
+      resolve();
+    });
+    body.pipe(res);
+  });
+}
+
+function prematureClose(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }

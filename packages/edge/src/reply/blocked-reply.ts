@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Decision } from '@edge451/policy';
+import type { Decision, Order } from '@edge451/policy';
 import Negotiator from 'negotiator';
 import type { Reply } from '../lifecycle/context.js';
 
@@ -19,7 +19,7 @@ export function blockedReply(
   legal: LegalNotice,
   facts: BlockedFacts,
 ): Reply {
-  const wantsJson = new Negotiator({ headers: requestHeaders }).mediaType(offered) === 'application/json';
+  const wantsJson = prefersJson(requestHeaders.accept);
   const body = wantsJson ? jsonBody(legal, facts) : htmlBody(legal, facts);
   return {
     status: 451,
@@ -27,11 +27,27 @@ export function blockedReply(
       'content-type': wantsJson ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
-      link: `<${legal.blockedBy}>; rel="blocked-by"`,
+      link: legalParts(legal).link,
       vary: 'Accept',
     },
     body,
   };
+}
+
+// Clients send few distinct Accept values, so each is negotiated once. Bounded: a client inventing values
+// only makes the memo start over.
+const jsonPreferred = new Map<string, boolean>();
+const MAX_REMEMBERED_ACCEPT_VALUES = 256;
+
+function prefersJson(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  let json = jsonPreferred.get(accept);
+  if (json === undefined) {
+    json = new Negotiator({ headers: { accept } }).mediaType(offered) === 'application/json';
+    if (jsonPreferred.size >= MAX_REMEMBERED_ACCEPT_VALUES) jsonPreferred.clear();
+    jsonPreferred.set(accept, json);
+  }
+  return json;
 }
 
 function orderSummary(decision: Decision) {
@@ -54,29 +70,54 @@ function jsonBody(legal: LegalNotice, facts: BlockedFacts): string {
   })}\n`;
 }
 
-function htmlBody(legal: LegalNotice, facts: BlockedFacts): string {
-  const order = orderSummary(facts.decision);
-  const orderLines =
-    order === null
-      ? '<p>Access is restricted from your location.</p>'
-      : `<dl>
+// The parts of the page that depend only on an order or on the legal notice are escaped once per object
+// (orders are immutable; a new config or policy brings new objects), not once per blocked request.
+const orderHtml = new WeakMap<Order, string>();
+const legalHtml = new WeakMap<LegalNotice, { link: string; blockedBy: string; contact: string }>();
+
+function orderLines(decision: Decision): string {
+  const order = orderSummary(decision);
+  if (order === null || decision.order === undefined)
+    return '<p>Access is restricted from your location.</p>';
+  let html = orderHtml.get(decision.order);
+  if (html === undefined) {
+    html = `<dl>
 <dt>Order</dt><dd>${escapeHtml(order.id)}</dd>
 <dt>Authority</dt><dd>${escapeHtml(order.authority)}</dd>
 <dt>Reference</dt><dd>${escapeHtml(order.reference)}</dd>${
-          order.url === null
-            ? ''
-            : `\n<dt>Decision</dt><dd><a href="${escapeHtml(order.url)}">${escapeHtml(order.url)}</a></dd>`
-        }
+      order.url === null
+        ? ''
+        : `\n<dt>Decision</dt><dd><a href="${escapeHtml(order.url)}">${escapeHtml(order.url)}</a></dd>`
+    }
 </dl>`;
-  const contact = legal.contact === undefined ? '' : `<p>Contact: ${escapeHtml(legal.contact)}</p>`;
+    orderHtml.set(decision.order, html);
+  }
+  return html;
+}
+
+function legalParts(legal: LegalNotice) {
+  let parts = legalHtml.get(legal);
+  if (parts === undefined) {
+    parts = {
+      link: `<${legal.blockedBy}>; rel="blocked-by"`,
+      blockedBy: `<p>Blocked by: <a href="${escapeHtml(legal.blockedBy)}">${escapeHtml(legal.blockedBy)}</a></p>`,
+      contact: legal.contact === undefined ? '' : `<p>Contact: ${escapeHtml(legal.contact)}</p>`,
+    };
+    legalHtml.set(legal, parts);
+  }
+  return parts;
+}
+
+function htmlBody(legal: LegalNotice, facts: BlockedFacts): string {
+  const { blockedBy, contact } = legalParts(legal);
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>451 Unavailable For Legal Reasons</title></head>
 <body>
 <h1>Unavailable For Legal Reasons</h1>
 <p>${escapeHtml(facts.host)} is not available from ${escapeHtml(facts.country ?? 'your country')} because of a legal order.</p>
-${orderLines}
-<p>Blocked by: <a href="${escapeHtml(legal.blockedBy)}">${escapeHtml(legal.blockedBy)}</a></p>
+${orderLines(facts.decision)}
+${blockedBy}
 ${contact}
 <p><small>Request ${escapeHtml(facts.requestId)}</small></p>
 </body>

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/load-config.js';
 import type { ListenerConfig } from '../config/schema.js';
 import { type EdgeError, toEdgeError } from '../errors.js';
+import { ClientAbort } from '../lifecycle/client-abort.js';
 import type { RequestContext } from '../lifecycle/context.js';
 import { createPhases } from '../lifecycle/create-phases.js';
 import {
@@ -185,7 +186,7 @@ function createContext(req: IncomingMessage, res: ServerResponse, scheme: Scheme
     res,
     scheme,
     path: '/',
-    abort: new AbortController(),
+    abort: new ClientAbort(),
   };
 }
 

@@ -69,7 +69,8 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
     const context: RequestContext = { cache, request, key, policyRequest, fetchOrigin };
     let entries: readonly StoredResponse[];
     try {
-      entries = await store.get(key);
+      const stored = store.get(key);
+      entries = Array.isArray(stored) ? stored : await stored;
     } catch {
       counters.storeErrors += 1;
       return forwardOnStoreError(context, signal());

@@ -68,7 +68,7 @@ export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
   };
 
   return {
-    async get(key) {
+    get(key) {
       const ids = byKey.get(key);
       if (ids === undefined) return [];
       const now = clock();

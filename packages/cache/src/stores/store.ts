@@ -43,8 +43,11 @@ export type StoreSelector =
  *   and callers of `get` must not mutate what they receive (the memory store hands out the same objects).
  */
 export interface CacheStore {
-  /** Every variant stored under `key` (empty when none). A read counts as a use for eviction. */
-  get(key: string): Promise<readonly StoredResponse[]>;
+  /**
+   * Every variant stored under `key` (empty when none). A read counts as a use for eviction. A store that
+   * can answer at once (memory) returns the array itself: a hit then costs no promise.
+   */
+  get(key: string): readonly StoredResponse[] | Promise<readonly StoredResponse[]>;
   /** Stores or replaces an entry; resolves `false` when the store declines it (too large for it). */
   set(entry: StoredResponse): Promise<boolean>;
   /** Removes what `selector` names; resolves with how many entries went. */

@@ -86,8 +86,8 @@ export function normalizeAsciiName(input: string): string | undefined {
  */
 export function plainNameEnd(input: string): number {
   let end = input.length;
-  // A port is a colon and at most five digits, so only the tail is read: indexOf(':') would cost a
-  // builtin call scanning the whole name, a fifth of a decision's time.
+  // A port is a colon and at most five digits, so only the tail is read (not the whole name, as
+  // indexOf(':') would): this runs for every decision.
   let index = end - 1;
   const limit = Math.max(-1, end - 7);
   while (index > limit && isDigitCode(input.charCodeAt(index))) index--;
@@ -103,15 +103,9 @@ function isDigitCode(code: number): boolean {
   return code >= 48 && code <= 57;
 }
 
-/** 1 at the codes a normalised label may hold (a-z, 0-9, `-`, `_`): one read instead of four comparisons. */
-const NAME_CODES = new Uint8Array(128);
-for (const range of ['az', '09', '--', '__']) {
-  for (let code = range.charCodeAt(0); code <= range.charCodeAt(1); code++) NAME_CODES[code] = 1;
-}
-
 /** Whether a character code may appear in a normalised label: a-z, 0-9, `-`, `_`. */
 export function isNameCode(code: number): boolean {
-  return code < 128 && NAME_CODES[code] === 1;
+  return (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 45 || code === 95;
 }
 
 /**
@@ -131,22 +125,6 @@ export function isPlainLabel(input: string, start: number, end: number, last: bo
     input.charCodeAt(start + 3) === 45
   );
 }
-
-/**
- * The label rule of {@link isPlainLabel} for a scan that reads right to left over name characters
- * ({@link isNameCode}) and keeps its last four in `window`, the most recent (the label's first) in the
- * low byte: `window = (window << 8) | code`. A shorter label's window holds the dot before it, so it
- * can never look like `xn--`.
- */
-export function isPlainLabelRead(length: number, window: number, last: boolean): boolean {
-  if (length === 0 || length > MAX_LABEL_OCTETS) return false;
-  const first = window & 0xff;
-  if (last && first >= 48 && first <= 57) return false;
-  return window !== XN_PREFIX_READ;
-}
-
-// `xn--` as the window of a right-to-left read: 'x' (0x78) low, then 'n', '-', '-'.
-const XN_PREFIX_READ = 0x2d2d6e78;
 
 /** RFC 3986 §3.2.3: port = *DIGIT (so `host:` is valid); we also refuse values above 65535. */
 function isPort(input: string, start: number): boolean {

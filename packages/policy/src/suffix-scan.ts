@@ -1,6 +1,6 @@
 import { normalizeCountry } from './countries.js';
 import type { Decision, DecisionQuery } from './decide.js';
-import { isNameCode, isPlainLabelRead, plainNameEnd } from './host.js';
+import { isNameCode, isPlainLabel, plainNameEnd } from './host.js';
 import { instantOf, Matches } from './matches.js';
 import type { PolicyState } from './policy-state.js';
 
@@ -23,19 +23,18 @@ export function scanHost(
   if (end === -1) return undefined;
   const { index } = state;
   const labelCounts = index.labelCounts;
-  // No indexed name has more labels than this: longer suffixes need no lookup.
+  // No indexed name has more labels than this: longer suffixes need no lookup. Bit 31 means 31 or more;
+  // a name has at most 127 (253 octets). A small integer, not Infinity, keeps the comparisons integer ones.
   const maxLabels = labelCounts < 0 ? 127 : 31 - Math.clz32(labelCounts);
   let matches: Matches | undefined;
   let labels = 1;
   let labelEnd = end;
   let hash = 0;
-  // The last four characters read, for the label rules (host.ts isPlainLabelRead): no re-reading.
-  let window = 0;
   for (let position = end - 1; ; position--) {
     const code = position < 0 ? 46 : raw.charCodeAt(position);
     if (code === 46) {
       const start = position + 1;
-      if (!trusted && !isPlainLabelRead(labelEnd - start, window, labelEnd === end)) return undefined;
+      if (!trusted && !isPlainLabel(raw, start, labelEnd, labelEnd === end)) return undefined;
       if (labels <= maxLabels && (labelCounts & (1 << Math.min(labels, 31))) !== 0) {
         const refs = index.lookup(raw, start, end, hash);
         if (refs !== undefined && refs.length !== 0) {
@@ -54,7 +53,6 @@ export function scanHost(
     } else if (!trusted && !isNameCode(code)) {
       return undefined;
     }
-    window = (window << 8) | code;
     hash = (Math.imul(hash, 31) + code) | 0;
   }
   if (matches !== undefined) return matches.verdict(raw, end);

@@ -41,7 +41,7 @@ function lead(
   plan: FlightPlan,
   register: boolean,
 ): Promise<CacheReply> {
-  const flight = context.cache.flights.start(context.key, { register });
+  const flight = context.cache.flights.start(context.key, { register, leaderSignal: signal });
   flight.join();
   return leaderReply(runFlight(context, flight, plan), flight, signal);
 }

@@ -30,6 +30,22 @@ describe('flight', () => {
     expect(flight.signal.aborted).toBe(false);
   });
 
+  test('an unregistered flight fetches with its leader signal, and a registered one never does', async () => {
+    const table = createFlightTable();
+    const client = new AbortController();
+    const alone = table.start('k1', { register: false, leaderSignal: client.signal });
+    expect(alone.signal).toBe(client.signal);
+    expect(table.get('k1')).toBeUndefined();
+    alone.join();
+    alone.leaderLeft();
+    expect(await alone.result).toEqual({ kind: 'released' });
+
+    const shared = table.start('k2', { register: true, leaderSignal: client.signal });
+    expect(shared.signal).not.toBe(client.signal);
+    client.abort();
+    expect(shared.signal.aborted).toBe(false);
+  });
+
   test('settles once; later results are ignored', async () => {
     let settled = 0;
     const flight = createFlight(() => {

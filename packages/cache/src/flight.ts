@@ -32,9 +32,11 @@ export interface Flight {
 /**
  * Creates a flight; `onSettled` runs once when it settles (the table removes it then). A `background`
  * flight has no leader and is never aborted for lack of interest (a stale-while-revalidate refresh).
+ * A flight nobody can join may fetch with its leader's own `leaderSignal`: the leader is all the interest
+ * there is, so the fetch stops when its client goes, and no AbortController is made for it.
  */
-export function createFlight(onSettled: () => void, background = false): Flight {
-  const controller = new AbortController();
+export function createFlight(onSettled: () => void, background = false, leaderSignal?: AbortSignal): Flight {
+  const controller = leaderSignal === undefined ? new AbortController() : undefined;
   let interest = background ? 1 : 0;
   let responded = false;
   let settled = false;
@@ -45,7 +47,7 @@ export function createFlight(onSettled: () => void, background = false): Flight 
   });
 
   const flight: Flight = {
-    signal: controller.signal,
+    signal: leaderSignal ?? (controller as AbortController).signal,
     result,
     get leaderPresent() {
       return leaderPresent;
@@ -56,7 +58,7 @@ export function createFlight(onSettled: () => void, background = false): Flight 
     leave() {
       interest -= 1;
       if (interest === 0 && !responded && !settled) {
-        controller.abort(new Error('every request waiting for this origin fetch has gone'));
+        controller?.abort(new Error('every request waiting for this origin fetch has gone'));
         flight.settle({ kind: 'released' });
       }
     },
@@ -82,10 +84,13 @@ export function createFlight(onSettled: () => void, background = false): Flight 
 export interface FlightTable {
   get(key: string): Flight | undefined;
   /**
-   * Starts a flight; `register: false` makes one nobody else can join (no coalescing), `background: true`
-   * one without a leader.
+   * Starts a flight; `register: false` makes one nobody else can join (no coalescing), which fetches with
+   * `leaderSignal` when given; `background: true` one without a leader.
    */
-  start(key: string, options: { register: boolean; background?: boolean }): Flight;
+  start(
+    key: string,
+    options: { register: boolean; background?: boolean; leaderSignal?: AbortSignal },
+  ): Flight;
   readonly size: number;
 }
 
@@ -94,10 +99,14 @@ export function createFlightTable(): FlightTable {
   const flights = new Map<string, Flight>();
   return {
     get: (key) => flights.get(key),
-    start(key, { register, background = false }) {
-      const flight = createFlight(() => {
-        if (flights.get(key) === flight) flights.delete(key);
-      }, background);
+    start(key, { register, background = false, leaderSignal }) {
+      const flight = createFlight(
+        () => {
+          if (flights.get(key) === flight) flights.delete(key);
+        },
+        background,
+        register ? undefined : leaderSignal,
+      );
       if (register) flights.set(key, flight);
       return flight;
     },

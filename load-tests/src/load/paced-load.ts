@@ -1,5 +1,5 @@
 import { Agent, request } from 'node:http';
-import type { RequestShape } from '../system/http-probe.js';
+import { type RequestShape, shapeRequestOptions } from '../system/http-probe.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import type { LoadResult } from './load-result.js';
 
@@ -38,28 +38,17 @@ export async function runPaced(plan: PacedPlan): Promise<LoadResult> {
     if (shape === undefined) return;
     const dueAt = started + (index * 1000) / plan.ratePerSecond;
     inFlight++;
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: shape.path,
-        method: shape.method ?? 'GET',
-        headers: { Host: shape.host, ...shape.headers },
-        agent,
-        timeout: 10_000,
-      },
-      (res) => {
-        res.on('data', (chunk: Buffer) => {
-          bytes += chunk.length;
-        });
-        res.on('end', () => {
-          inFlight--;
-          latencies.record(performance.now() - dueAt);
-          const status = String(res.statusCode ?? 0);
-          statusCounts[status] = (statusCounts[status] ?? 0) + 1;
-        });
-      },
-    );
+    const req = request(shapeRequestOptions(url, shape, agent, 10_000), (res) => {
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      res.on('end', () => {
+        inFlight--;
+        latencies.record(performance.now() - dueAt);
+        const status = String(res.statusCode ?? 0);
+        statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+      });
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => {
       inFlight--;

@@ -1,17 +1,14 @@
-/** What wrk 4 prints at the end of a run, in numbers. */
-export type WrkSummary = {
-  requests: number;
-  durationSeconds: number;
-  requestsPerSecond: number;
-  bytesPerSecond: number;
-  /** From `--latency`'s distribution; NaN when wrk ran without it. */
-  p50Ms: number;
-  p99Ms: number;
-  /** The "Non-2xx or 3xx responses" line; 0 when wrk leaves it out. */
-  non2xx3xx: number;
-  /** connect + read + write + timeout from the "Socket errors" line; 0 when wrk leaves it out. */
-  socketErrors: number;
-};
+import type { LoadResult } from './load-result.js';
+
+/**
+ * What wrk 4 prints at the end of a run, in numbers: a LoadResult's figures (p50/p99 from `--latency`'s
+ * distribution, NaN without it; socket errors = connect + read + write + timeout, 0 when wrk leaves the
+ * line out) and the "Non-2xx or 3xx responses" count (0 when absent).
+ */
+export type WrkSummary = Pick<
+  LoadResult,
+  'requests' | 'durationSeconds' | 'requestsPerSecond' | 'bytesPerSecond' | 'p50Ms' | 'p99Ms' | 'socketErrors'
+> & { non2xx3xx: number };
 
 // wrk's units (src/units.c): times in us/ms/s/m/h, sizes in binary multiples (1 KB = 1024 B).
 const timeUnitsMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

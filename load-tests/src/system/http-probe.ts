@@ -11,6 +11,19 @@ export type RequestShape = {
   body?: string;
 };
 
+/** The node:http request options of one shape sent to `url` (the shape's path, method, Host and headers). */
+export function shapeRequestOptions(url: URL, shape: RequestShape, agent: Agent | false, timeoutMs: number) {
+  return {
+    host: url.hostname,
+    port: url.port,
+    path: shape.path,
+    method: shape.method ?? 'GET',
+    headers: { Host: shape.host, ...shape.headers },
+    agent,
+    timeout: timeoutMs,
+  };
+}
+
 export type ProbeResponse = {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -30,15 +43,7 @@ export function probe(
   const url = new URL(shape.path, baseUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: shape.path,
-        method: shape.method ?? 'GET',
-        headers: { Host: shape.host, ...shape.headers },
-        agent: options.agent ?? false,
-        timeout: options.timeoutMs ?? 10_000,
-      },
+      shapeRequestOptions(url, shape, options.agent ?? false, options.timeoutMs ?? 10_000),
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

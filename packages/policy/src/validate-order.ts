@@ -3,22 +3,14 @@ import { instant, keysOf, orderSchema } from './document.js';
 import { describeValue, type HostRule, parseHostEntry, quote } from './host-pattern.js';
 import type { PathSegment } from './issue-path.js';
 import type { IssueSink } from './issue-sink.js';
+import type { Order } from './order.js';
 
-/** An order that passed validation, with its hosts parsed and its countries expanded. */
-export type ValidatedOrder = {
-  readonly id: string;
-  readonly authority: string;
-  readonly reference: string;
-  readonly url: string | undefined;
-  /** As written, upper case: codes and group names (kept for the document form). */
-  readonly countries: readonly string[];
-  /** Every ISO code the order covers once groups are expanded, sorted. */
-  readonly countryCodes: readonly string[];
+/**
+ * An order that passed validation: the public {@link Order}'s facts (one declaration of them, in
+ * order.ts), with its hosts parsed into rules and its window in epoch ms.
+ */
+export type ValidatedOrder = Omit<Order, 'hosts' | 'hostCount'> & {
   readonly rules: readonly HostRule[];
-  readonly includeSubdomains: boolean;
-  readonly purgeCache: boolean;
-  readonly from: string | undefined;
-  readonly until: string | undefined;
   /** `from` in epoch ms, or -Infinity: inclusive. */
   readonly fromMs: number;
   /** `until` in epoch ms, or +Infinity: exclusive. */

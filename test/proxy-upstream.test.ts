@@ -179,6 +179,38 @@ describe('failures', () => {
     socket.destroy();
     await closedEarly;
   });
+
+  it('a client that disconnects before the origin answers aborts the upstream request and counts as aborted', async () => {
+    let upstreamClosed: () => void = () => undefined;
+    const closedEarly = new Promise<void>((resolve) => {
+      upstreamClosed = resolve;
+    });
+    let answered = false;
+    const origin = await startOrigin((req, res) => {
+      if (!answered) {
+        answered = true;
+        res.writeHead(200, { 'cache-control': 'no-store' }).end('once');
+        return;
+      }
+      req.socket.once('close', () => upstreamClosed()); // never answers again
+    });
+    const edge = await startEdge(siteConfig(origin.url), files);
+    // The first answer makes /solo a URL the cache remembers as uncacheable (its fetches are not coalesced);
+    // /fresh is coalesced. A client leaving either one is an abort, not an error.
+    expect((await send(`${edge.url}/solo`, { headers: { host: 'www.example.com' } })).status).toBe(200);
+    const { hostname, port } = new URL(edge.url);
+    for (const path of ['/solo', '/fresh']) {
+      const socket: Socket = connect(Number(port), hostname);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: www.example.com\r\n\r\n`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+    }
+    await closedEarly;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.body).toContain('edge451_requests_total{outcome="aborted"} 2');
+    expect(metrics.body).not.toContain('edge451_requests_total{outcome="error"}');
+  });
 });
 
 describe('upgrades', () => {

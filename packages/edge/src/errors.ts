@@ -61,7 +61,12 @@ export function toEdgeError(error: unknown): EdgeError {
       cause: error,
     });
   }
-  if (code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+  if (
+    code === 'UND_ERR_ABORTED' ||
+    code === 'ABORT_ERR' ||
+    code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' ||
+    isAbortSignalReason(error)
+  ) {
     return new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client went away', { cause: error });
   }
   if (code?.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
@@ -83,6 +88,14 @@ export function statusForError(error: EdgeError): number | undefined {
     default:
       return error.source === 'origin' ? 502 : error.source === 'client' ? 400 : 500;
   }
+}
+
+/**
+ * The reason of an AbortSignal aborted without one: a DOMException named AbortError whose `code` is the
+ * legacy number 20. The edge aborts only when its client has gone, so that is what it means.
+ */
+function isAbortSignalReason(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'AbortError';
 }
 
 function errorCode(error: unknown): string | undefined {

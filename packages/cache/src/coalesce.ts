@@ -42,6 +42,9 @@ function lead(
   register: boolean,
 ): Promise<CacheReply> {
   const flight = context.cache.flights.start(context.key, { register, leaderSignal: signal });
+  // A flight nobody can join fetches on the leader's own signal: the fetch and its body stop with the
+  // client, so there is no interest to count and no late body to drop (most pass-through traffic).
+  if (!register) return runFlight(context, flight, plan);
   flight.join();
   return leaderReply(runFlight(context, flight, plan), flight, signal);
 }

@@ -50,7 +50,7 @@ export function createFlight(onSettled: () => void, background = false, leaderSi
     signal: leaderSignal ?? (controller as AbortController).signal,
     result,
     get leaderPresent() {
-      return leaderPresent;
+      return leaderPresent && leaderSignal?.aborted !== true;
     },
     join() {
       interest += 1;

@@ -104,6 +104,40 @@ describe('request coalescing', () => {
     expect((await Promise.all(replies)).every((reply) => reply.notStored === 'origin-no-store')).toBe(true);
   });
 
+  test('a client leaving a URL remembered as uncacheable stops its origin fetch, before the headers and mid-body', async () => {
+    const origin = await startOrigin((_request, response) => {
+      response.writeHead(200, { 'cache-control': 'no-store' }).end('remembered');
+    });
+    const cache = createHttpCache();
+    expect((await fetchThrough(cache, origin, cacheRequest('/solo'))).notStored).toBe('origin-no-store');
+
+    let waiting: ServerResponse | undefined;
+    origin.answer((_request, response) => {
+      waiting = response; // never answers
+    });
+    const early = new AbortController();
+    const beforeHeaders = cache.serve(cacheRequest('/solo'), fetchFrom(origin.port, '/solo'), early.signal);
+    await waitFor(() => waiting !== undefined, 'the origin request');
+    const closedEarly = new Promise((resolve) => waiting?.on('close', resolve));
+    early.abort(new Error('left before the headers'));
+    await expect(beforeHeaders).rejects.toThrow(); // the fetch's own abort error
+    await closedEarly;
+
+    let streaming: ServerResponse | undefined;
+    origin.answer((_request, response) => {
+      streaming = response;
+      response.writeHead(200, { 'cache-control': 'no-store' }).write('first half, ');
+    });
+    const late = new AbortController();
+    const reply = await cache.serve(cacheRequest('/solo'), fetchFrom(origin.port, '/solo'), late.signal);
+    expect(reply.notStored).toBe('origin-no-store');
+    const closedLate = new Promise((resolve) => streaming?.on('close', resolve));
+    late.abort(new Error('left mid-body'));
+    await closedLate;
+    expect((reply.body as Readable).destroyed).toBe(true);
+    expect(streaming?.writableFinished).toBe(false);
+  });
+
   test("waiters still get the response when the leader's client leaves before the headers", async () => {
     const answer = gate();
     const origin = await startOrigin(async (_request, response) => {

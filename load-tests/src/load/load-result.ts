@@ -16,4 +16,9 @@ export type LoadResult = {
    * `other`; autocannon and the paced client give exact codes.
    */
   statusCounts: Record<string, number>;
+  /**
+   * Open-loop clients only: p99 of how late requests left the client against their schedule. Latency is
+   * measured from the schedule, so a client that falls behind adds its own queueing to every figure.
+   */
+  sendLagP99Ms?: number;
 };

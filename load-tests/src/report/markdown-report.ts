@@ -1,11 +1,13 @@
 import { type BenchOptions, scenarioIds } from '../options.js';
 import type { BenchResults } from '../run-scenarios.js';
+import { maxSendLagMs, pacedClientMaxRate } from '../scenarios/latency-at-half-load.js';
 import type { MachineInfo } from '../system/machine.js';
 import type { Pinning } from '../system/pinning.js';
 import type { Tools } from '../system/tools.js';
-import { markdownTable } from './format.js';
+import { formatRate, markdownTable } from './format.js';
 import { methodNotes } from './method-notes.js';
 import {
+  latencyProblems,
   latencyTable,
   policyChangeTable,
   profileTables,
@@ -85,16 +87,11 @@ export function renderMarkdownReport(input: ReportInput, chartFile: string): str
   if (results.latency !== undefined) {
     lines.push('## Latency at half of peak load', '');
     lines.push(
-      "Open loop at a constant rate (request n is due at n ÷ rate; latency counts from when it was due), half of edge451's peak with one worker; the baseline gets the same rate. Added p99 = candidate p99 − baseline p99, median of per-round differences.",
+      `Open loop at a constant rate (request n is due at n ÷ rate; latency counts from when it was due), half of edge451's peak with one worker, at most ${formatRate(pacedClientMaxRate)} req/s (client cap: above it the Node open-loop client on the shared core sends late); the baseline gets the same rate. Each run paces 1 s before measuring (connections, JIT). Added p99 = candidate p99 − baseline p99, median of per-round differences. Send lag: how late requests left the client; a round in which either side's was above ${maxSendLagMs} ms is left out of the figures.`,
       '',
     );
     lines.push(table(latencyTable(results.latency)), '');
-    lines.push(
-      ...problemsOf(
-        results.latency.map((row) => ({ who: `${row.candidate} ${row.scenario}`, problems: row.problems })),
-      ),
-      '',
-    );
+    lines.push(...problemsOf(latencyProblems(results.latency)), '');
   }
   if (results.coalescing !== undefined) {
     lines.push('## Coalescing storm (issue 5)', '');

@@ -9,6 +9,7 @@ import type { SoakResult } from '../scenarios/soak.js';
 import type { ThroughputRow, ThroughputScenario } from '../scenarios/throughput.js';
 import { textTable } from './format.js';
 import {
+  latencyProblems,
   latencyTable,
   policyChangeTable,
   profileTables,
@@ -36,10 +37,7 @@ export function printLatency(rows: readonly LatencyRow[], log: Log) {
   const { header, cells } = latencyTable(rows);
   log(`\nLatency at half of edge451's peak (open loop, constant rate)`);
   log(textTable(header, cells));
-  printProblems(
-    rows.map((row) => ({ who: `${row.candidate} ${row.scenario}`, problems: row.problems })),
-    log,
-  );
+  printProblems(latencyProblems(rows), log);
 }
 
 export function printStorms(rows: readonly StormRow[], log: Log) {

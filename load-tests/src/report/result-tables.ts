@@ -21,18 +21,28 @@ export function latencyTable(rows: readonly LatencyRow[]): Table {
       'baseline',
       'baseline p99 ms',
       'added p99 ms',
+      'client send lag p99 ms',
     ],
     cells: rows.map((row) => [
       row.scenario,
       candidateLabels[row.candidate],
-      formatRate(row.ratePerSecond),
+      `${formatRate(row.ratePerSecond)}${row.clientLimited ? ' (client cap)' : ''}`,
       formatMs(row.p50Ms),
       formatMs(row.p99Ms),
       candidateLabels[row.baseline],
       formatMs(row.baselineP99Ms),
       Number.isFinite(row.addedP99Ms) ? `${row.addedP99Ms >= 0 ? '+' : ''}${formatMs(row.addedP99Ms)}` : '–',
+      formatMs(row.sendLagP99Ms),
     ]),
   };
+}
+
+/** What went wrong per latency row, for the lists under the table: server problems, then rounds left out. */
+export function latencyProblems(rows: readonly LatencyRow[]): { who: string; problems: string[] }[] {
+  return rows.map((row) => ({
+    who: `${row.candidate} ${row.scenario}`,
+    problems: [...row.problems, ...row.lateRounds.map((late) => `left out, ${late}`)],
+  }));
 }
 
 export function stormTable(rows: readonly StormRow[]): Table {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CandidateId } from '../candidates/candidate.js';
+import type { LatencyRow } from '../scenarios/latency-at-half-load.js';
 import type { ThroughputRow, ThroughputScenario } from '../scenarios/throughput.js';
 import { evaluateTargets } from './targets.js';
 
@@ -80,5 +81,46 @@ describe('evaluateTargets', () => {
       }).find((target) => target.target.startsWith('RSS'))?.status;
     expect(soak(0.049)).toBe('met');
     expect(soak(0.05)).toBe('missed');
+  });
+
+  describe('added p99 at half of peak load', () => {
+    const latency = (overrides: Partial<LatencyRow>): LatencyRow => ({
+      scenario: 'cache-hit-1k',
+      candidate: 'edge-1',
+      baseline: 'bare',
+      ratePerSecond: 4000,
+      clientLimited: false,
+      sendLagP99Ms: 2,
+      peakSource: 'wrk',
+      achievedPerSecond: 4000,
+      p50Ms: 1,
+      p99Ms: 4,
+      baselineP50Ms: 1,
+      baselineP99Ms: 3,
+      addedP99Ms: 1,
+      problems: [],
+      lateRounds: [],
+      ...overrides,
+    });
+    const judge = (rows: LatencyRow[]) =>
+      evaluateTargets({ throughput: [], latency: rows }).find((target) =>
+        target.target.startsWith('added p99'),
+      );
+
+    it('judges the rounds the client paced on time, and says when the rate was the client cap', () => {
+      const target = judge([
+        latency({ clientLimited: true, lateRounds: ['round 2: edge-1 send lag p99 12.0 ms > 5 ms'] }),
+      ]);
+      expect(target?.status).toBe('met');
+      expect(target?.measured).toContain('at 4000 req/s (client cap, below half of peak)');
+    });
+
+    it('is not measured when every round was left out, and missed when the server failed requests', () => {
+      expect(judge([latency({ addedP99Ms: Number.NaN, lateRounds: ['round 1: …'] })])?.status).toBe(
+        'not measured',
+      );
+      expect(judge([latency({ problems: ['3 socket errors or timeouts'] })])?.status).toBe('missed');
+      expect(judge([latency({ addedP99Ms: 2.5 })])?.status).toBe('missed');
+    });
   });
 });

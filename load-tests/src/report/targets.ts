@@ -59,7 +59,8 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'profile
     const measured = latency
       .map((row) => {
         const failed = row.problems.length > 0 ? ` (${row.problems[0]})` : '';
-        return `${row.scenario}: ${signed(row.addedP99Ms)} ms at ${row.ratePerSecond} req/s${failed}`;
+        const cap = row.clientLimited ? ' (client cap, below half of peak)' : '';
+        return `${row.scenario}: ${signed(row.addedP99Ms)} ms at ${row.ratePerSecond} req/s${cap}${failed}`;
       })
       .join(', ');
     const met = latency.every((row) => row.addedP99Ms < 2 && row.problems.length === 0);

@@ -1,3 +1,4 @@
+import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, expect, test } from 'vitest';
 import { createFlight, createFlightTable } from './flight.js';
 
@@ -67,5 +68,19 @@ describe('flight', () => {
     registered.settle({ kind: 'released' });
     expect(table.get('k')).toBeUndefined();
     expect(table.size).toBe(0);
+  });
+
+  test('a flight that settles leaves nothing in old space (one per miss: garbage there costs mark-compacts)', () => {
+    const oldSpaceBytes = () =>
+      getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')?.space_used_size ?? 0;
+    const signal = new AbortController().signal;
+    const before = oldSpaceBytes();
+    for (let index = 0; index < 100_000; index++) {
+      const flight = createFlight(() => {}, false, signal);
+      flight.join();
+      flight.settle({ kind: 'released' });
+    }
+    // The object literal with a getter this used to be left 16.6 MB there for these; the class, next to none.
+    expect(oldSpaceBytes() - before).toBeLessThan(3_000_000);
   });
 });

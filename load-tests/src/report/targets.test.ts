@@ -109,7 +109,7 @@ describe('evaluateTargets', () => {
 
     it('judges the rounds the client paced on time, and says when the rate was the client cap', () => {
       const target = judge([
-        latency({ clientLimited: true, lateRounds: ['round 2: edge-1 send lag p99 12.0 ms > 5 ms'] }),
+        latency({ clientLimited: true, lateRounds: ['round 2: bare send lag p99 12.0 ms > 5 ms'] }),
       ]);
       expect(target?.status).toBe('met');
       expect(target?.measured).toContain('at 4000 req/s (client cap, below half of peak)');

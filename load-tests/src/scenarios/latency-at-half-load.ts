@@ -41,9 +41,9 @@ const compared: readonly CandidateId[] = ['edge-1', 'nginx'];
 
 /**
  * The highest rate the paced client (node:http, open loop, sharing CPU 0 with the origin) sends on time
- * here: at 5,000 req/s its send lag p99 was 2–3 ms against the bare server in a fast hour and 11–44 ms in a
- * slow one, at 6,000 12 ms and at 8,000 it fell behind by seconds (an open-loop client pays one event-loop turn per response; wrk2 is not packaged
- * for Debian). Above it the figure would be the client's latency, not the server's.
+ * here: at 5,000 req/s its send lag p99 was 2–3 ms against the bare server in a fast hour and 11–44 ms in
+ * a slow one; at 6,000 12 ms; at 8,000 it fell behind by seconds (an open-loop client pays one event-loop
+ * turn per response; wrk2 is not packaged for Debian). Above it the figure would be the client's latency.
  */
 export const pacedClientMaxRate = 4000;
 /**

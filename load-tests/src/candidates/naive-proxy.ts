@@ -7,35 +7,11 @@
  *  --trusted 127.0.0.1 [--blocked-body FILE]`; prints `{"ready":…}`.
  */
 import { readFileSync } from 'node:fs';
-import {
-  Agent,
-  type ClientRequest,
-  createServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import { Agent, createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import httpProxy from 'http-proxy';
 import maxmind, { type CountryResponse } from 'maxmind';
 import { serveChild } from '../system/serve-child.js';
-
-// @types/http-proxy is not a dependency of this package (the edge has it): the calls used here are typed
-// by hand. Once the lead adds it to load-tests' devDependencies, a plain import can replace this.
-type ProxyServer = {
-  web(req: IncomingMessage, res: ServerResponse): void;
-  on(
-    event: 'error',
-    listener: (error: Error, req: IncomingMessage, res: ServerResponse | Socket) => void,
-  ): void;
-  on(
-    event: 'proxyReq',
-    listener: (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse) => void,
-  ): void;
-};
-const httpProxy = createRequire(import.meta.url)('http-proxy') as {
-  createProxyServer(options: { target: string; agent: Agent }): ProxyServer;
-};
 
 const { values } = parseArgs({
   options: {

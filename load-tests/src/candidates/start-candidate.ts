@@ -2,16 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { probe } from '../system/http-probe.js';
 import { type Launched, launch } from '../system/launch.js';
 import type { Pinning } from '../system/pinning.js';
+import { loadTestsDir, tsScriptCommand } from '../system/ts-script.js';
 
-/** The load-tests package folder (cwd of every TypeScript child, so `--import tsx` resolves). */
-export const loadTestsDir = fileURLToPath(new URL('../../', import.meta.url));
 /** The built edge451 CLI that `pnpm bench` builds first. */
 export const edgeCli = fileURLToPath(new URL('../../../packages/edge/dist/cli/main.js', import.meta.url));
 
 /**
  * Runs one of this package's TypeScript servers (origin, bare, naive proxy) as its own process and waits
- * for its `{"ready":true,"url":…}` line (bounded: 30 s). tsx only transforms at load time, so it costs the
- * measured server nothing per request.
+ * for its `{"ready":true,"url":…}` line (bounded: 30 s).
  */
 export async function startScript(
   name: string,
@@ -21,10 +19,7 @@ export async function startScript(
   pinning: Pinning,
 ): Promise<{ url: string; launched: Launched }> {
   const file = fileURLToPath(new URL(`../${script}`, import.meta.url));
-  const launched = launch(
-    { name, command: process.execPath, args: ['--import', 'tsx', file, ...args], cpus, cwd: loadTestsDir },
-    pinning,
-  );
+  const launched = launch({ name, ...tsScriptCommand(file, args), cpus }, pinning);
   const line = await launched.waitForLine((text) => text.includes('"ready":true'), 30_000);
   const { url } = JSON.parse(line) as { url: string };
   return { url, launched };

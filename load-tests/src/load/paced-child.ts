@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Pinning, pinnedCommand } from '../system/pinning.js';
+import { tsScriptCommand } from '../system/ts-script.js';
 import type { LoadResult } from './load-result.js';
 import type { PacedPlan } from './paced-load.js';
 
 const pacedMain = fileURLToPath(new URL('./paced-main.ts', import.meta.url));
-const loadTestsDir = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * Runs the paced client (paced-load.ts) in a child process on the generator's CPU. In the bench runner it
@@ -15,14 +15,14 @@ const loadTestsDir = fileURLToPath(new URL('../../', import.meta.url));
  * Bounded: killed 30 s after the run should have ended.
  */
 export function runPacedInChild(plan: PacedPlan, pinning: Pinning): Promise<LoadResult> {
-  const nodeArgs = ['--max-semi-space-size=64', '--import', 'tsx', pacedMain, JSON.stringify(plan)];
-  const { command, args } = pinnedCommand(pinning, pinning.generatorCpus, process.execPath, nodeArgs);
+  const script = tsScriptCommand(pacedMain, [JSON.stringify(plan)], ['--max-semi-space-size=64']);
+  const { command, args } = pinnedCommand(pinning, pinning.generatorCpus, script.command, script.args);
   const seconds = (plan.warmupSeconds ?? 1) + plan.durationSeconds;
   return new Promise((resolve, reject) => {
     execFile(
       command,
       args,
-      { cwd: loadTestsDir, timeout: (seconds + 30) * 1000, maxBuffer: 1024 * 1024 },
+      { cwd: script.cwd, timeout: (seconds + 30) * 1000, maxBuffer: 1024 * 1024 },
       (error, stdout, stderr) => {
         if (error !== null) {
           reject(new Error(`paced client failed: ${error.message}\n${stderr}`));

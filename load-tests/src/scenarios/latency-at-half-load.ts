@@ -150,13 +150,13 @@ async function pacedPair(
     const mine = await measureRun(candidate, plan(candidate), expected);
     const theirs = await measureRun(baseline, plan(baseline), expected);
     problems.push(...mine.problems, ...theirs.problems);
-    const late = lagProblems(baseline, theirs.load);
+    const late = clientLate(baseline, theirs.load);
     ctx.log(
-      `  latency ${scenario} round ${round + 1}: ${candidate.id} p99 ${mine.load.p99Ms.toFixed(2)} ms, ${baseline.id} p99 ${theirs.load.p99Ms.toFixed(2)} ms${late.length > 0 ? ' (not counted: the client fell behind)' : ''}`,
+      `  latency ${scenario} round ${round + 1}: ${candidate.id} p99 ${mine.load.p99Ms.toFixed(2)} ms, ${baseline.id} p99 ${theirs.load.p99Ms.toFixed(2)} ms${late === undefined ? '' : ' (not counted: the client fell behind)'}`,
     );
     // A round the client could not pace measured the client: left out of the figures, and said so.
-    if (late.length > 0) {
-      lateRounds.push(`round ${round + 1}: ${late.join('; ')}`);
+    if (late !== undefined) {
+      lateRounds.push(`round ${round + 1}: ${late}`);
       continue;
     }
     lags.push(mine.load.sendLagP99Ms ?? Number.NaN);
@@ -183,7 +183,8 @@ async function pacedPair(
   };
 }
 
-function lagProblems(who: Candidate, load: LoadResult): string[] {
+/** Why the client was late on `who`'s run, if its send lag p99 was above `maxSendLagMs`. */
+function clientLate(who: Candidate, load: LoadResult): string | undefined {
   const lag = load.sendLagP99Ms ?? Number.NaN;
-  return lag > maxSendLagMs ? [`${who.id} send lag p99 ${lag.toFixed(1)} ms > ${maxSendLagMs} ms`] : [];
+  return lag > maxSendLagMs ? `${who.id} send lag p99 ${lag.toFixed(1)} ms > ${maxSendLagMs} ms` : undefined;
 }

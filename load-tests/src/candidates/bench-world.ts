@@ -67,19 +67,12 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
   try {
     const upstream = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
     launchedAll.push(upstream.launched);
-    const blockedHosts = Array.from({ length: blockedHostCount }, (_, n) => blockedHost(n));
-    const policyFile = join(dir, 'policy.json');
-    await writeFile(
-      policyFile,
-      JSON.stringify(renderPolicy(blockedHosts, { countries: blockedCountries, hostsPerOrder: 100 })),
-    );
+    const { blockedHosts, policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
     const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);
     add(edgeOne);
     const blockedBody = (await probe(edgeOne.url, blockedShape)).body;
     const blockedBodyFile = join(dir, 'blocked-body.html');
     await writeFile(blockedBodyFile, blockedBody);
-    const blockedHostsFile = join(dir, 'blocked-hosts.txt');
-    await writeFile(blockedHostsFile, `${blockedHosts.join('\n')}\n`);
 
     const bare = await startScript(
       'bare',
@@ -147,25 +140,17 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
       name: string = id,
       extraNodeArgs: readonly string[] = [],
     ): Promise<Candidate> {
-      const [port, adminPort] = [await freePort(), await freePort()];
-      const configFile = join(dir, `${name}.json`);
-      const config = renderEdgeConfig({
-        port,
-        adminPort,
-        adminToken,
+      const { configFile, url, adminUrl } = await writeBenchEdgeConfig(
+        dir,
+        name,
         workers,
-        originUrl: upstream.url,
-        mmdbFile,
+        upstream.url,
         policyFile,
-        stateDir: join(dir, `${name}-state`),
-        sites: [{ name: 'bench', hosts: [benchHost, `*.${benchHost}`] }],
-      });
-      await writeFile(configFile, JSON.stringify(config, null, 2));
-      const adminUrl = `http://127.0.0.1:${adminPort}`;
+      );
       const { launched } = await startEdge(name, configFile, adminUrl, cpus, pinning, { extraNodeArgs });
       return {
         id,
-        url: `http://127.0.0.1:${port}`,
+        url,
         pid: launched.pid,
         blocks: true,
         cacheHeader: { name: 'cache-status', hitPattern: /edge451; hit/ },
@@ -190,4 +175,44 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
       skipped.push(`${id}: could not start (${(error as Error).message.split('\n')[0]})`);
     }
   }
+}
+
+/** Writes the benchmark's policy (1,000 hosts blocked from FR and GB) and the host list the naive proxy reads. */
+export async function writeBenchPolicy(
+  dir: string,
+): Promise<{ blockedHosts: string[]; policyFile: string; blockedHostsFile: string }> {
+  const blockedHosts = Array.from({ length: blockedHostCount }, (_, n) => blockedHost(n));
+  const policyFile = join(dir, 'policy.json');
+  await writeFile(
+    policyFile,
+    JSON.stringify(renderPolicy(blockedHosts, { countries: blockedCountries, hostsPerOrder: 100 })),
+  );
+  const blockedHostsFile = join(dir, 'blocked-hosts.txt');
+  await writeFile(blockedHostsFile, `${blockedHosts.join('\n')}\n`);
+  return { blockedHosts, policyFile, blockedHostsFile };
+}
+
+/** Writes `dir/NAME.json`, an edge451 config for the bench site on free ports with its own state folder. */
+export async function writeBenchEdgeConfig(
+  dir: string,
+  name: string,
+  workers: 1 | 'auto',
+  originUrl: string,
+  policyFile: string,
+): Promise<{ configFile: string; url: string; adminUrl: string }> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const configFile = join(dir, `${name}.json`);
+  const config = renderEdgeConfig({
+    port,
+    adminPort,
+    adminToken,
+    workers,
+    originUrl,
+    mmdbFile,
+    policyFile,
+    stateDir: join(dir, `${name}-state`),
+    sites: [{ name: 'bench', hosts: [benchHost, `*.${benchHost}`] }],
+  });
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+  return { configFile, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }

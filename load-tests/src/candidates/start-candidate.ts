@@ -7,9 +7,16 @@ import { loadTestsDir, tsScriptCommand } from '../system/ts-script.js';
 /** The built edge451 CLI that `pnpm bench` builds first. */
 export const edgeCli = fileURLToPath(new URL('../../../packages/edge/dist/cli/main.js', import.meta.url));
 
+/** How to run a server: node flags, a wrapper program (launch.ts) and how long it may take to come up. */
+export type StartOptions = {
+  extraNodeArgs?: readonly string[];
+  wrapper?: readonly string[];
+  timeoutMs?: number;
+};
+
 /**
  * Runs one of this package's TypeScript servers (origin, bare, naive proxy) as its own process and waits
- * for its `{"ready":true,"url":…}` line (bounded: 30 s).
+ * for its `{"ready":true,"url":…}` line (bounded: 30 s unless `timeoutMs` says otherwise).
  */
 export async function startScript(
   name: string,
@@ -17,10 +24,11 @@ export async function startScript(
   args: readonly string[],
   cpus: string,
   pinning: Pinning,
+  { extraNodeArgs = [], wrapper, timeoutMs = 30_000 }: StartOptions = {},
 ): Promise<{ url: string; launched: Launched }> {
   const file = fileURLToPath(new URL(`../${script}`, import.meta.url));
-  const launched = launch({ name, ...tsScriptCommand(file, args), cpus }, pinning);
-  const line = await launched.waitForLine((text) => text.includes('"ready":true'), 30_000);
+  const launched = launch({ name, ...tsScriptCommand(file, args, extraNodeArgs), cpus, wrapper }, pinning);
+  const line = await launched.waitForLine((text) => text.includes('"ready":true'), timeoutMs);
   const { url } = JSON.parse(line) as { url: string };
   return { url, launched };
 }
@@ -36,7 +44,7 @@ export async function startEdge(
   adminUrl: string,
   cpus: string,
   pinning: Pinning,
-  { timeoutMs = 60_000, extraNodeArgs = [] }: { timeoutMs?: number; extraNodeArgs?: readonly string[] } = {},
+  { timeoutMs = 60_000, extraNodeArgs = [], wrapper }: StartOptions = {},
 ): Promise<{ launched: Launched; readyMs: number }> {
   const started = performance.now();
   const launched = launch(
@@ -46,6 +54,7 @@ export async function startEdge(
       args: [...extraNodeArgs, edgeCli, 'start', '--config', configFile],
       cpus,
       cwd: loadTestsDir,
+      wrapper,
     },
     pinning,
   );

@@ -21,6 +21,11 @@ export type LaunchSpec = {
   cpus: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * A program that runs the command in its own process (valgrind): `[program, ...its args]`, placed
+   * between taskset and the command, so `pid` is still the server's.
+   */
+  wrapper?: readonly string[];
 };
 
 const running = new Set<Launched>();
@@ -32,7 +37,11 @@ const stopGraceMs = 15_000;
  * the CPU sampler needs. Every launched process is killed when the runner exits, even on a crash.
  */
 export function launch(spec: LaunchSpec, pinning: Pinning): Launched {
-  const { command, args } = pinnedCommand(pinning, spec.cpus, spec.command, spec.args);
+  const [wrapperProgram, ...wrapperArgs] = spec.wrapper ?? [];
+  const { command, args } =
+    wrapperProgram === undefined
+      ? pinnedCommand(pinning, spec.cpus, spec.command, spec.args)
+      : pinnedCommand(pinning, spec.cpus, wrapperProgram, [...wrapperArgs, spec.command, ...spec.args]);
   const child = spawn(command, args, {
     cwd: spec.cwd,
     env: spec.env ?? process.env,

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { findCommand } from '../system/pinning.js';
+
+const run = promisify(execFile);
+
+/**
+ * Counts the instructions a server's main thread executes while it answers some requests, with valgrind's
+ * callgrind: a count, not a time, so it comes out the same on a quiet machine and on this shared 2-core VM
+ * (two runs of one server agree within 1 %, where its CPU time per request moves by 20 %).
+ *
+ * The server runs under callgrind with instrumentation off; `measure` switches it on around the work and
+ * dumps the counters. Only thread 1, the event loop, is read: V8 compiles optimised code and runs parts of
+ * the garbage collector on helper threads, whose share depends on timing and would make counts wander.
+ * Under valgrind a server runs some 50 times slower; warm it up first (see count-instructions.ts).
+ */
+export class Callgrind {
+  /** Dumps requested so far, per process: callgrind numbers each process's dumps from 1. */
+  private readonly dumps = new Map<number, number>();
+
+  private constructor(
+    private readonly outDir: string,
+    private readonly control: string,
+  ) {}
+
+  /** `undefined` when valgrind is not installed (Debian: `apt-get install valgrind`). */
+  static find(outDir: string): Callgrind | undefined {
+    const valgrind = findCommand('valgrind');
+    const control = findCommand('callgrind_control');
+    if (valgrind === undefined || control === undefined) return undefined;
+    return new Callgrind(outDir, control);
+  }
+
+  /** The launch wrapper (launch.ts) that runs a command under callgrind, counting nothing until told to. */
+  wrapper(): string[] {
+    return [
+      'valgrind',
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${join(this.outDir, 'callgrind.%p')}`,
+    ];
+  }
+
+  /** Instructions the main thread of `pid` executed during `work` (the dump also lands in `outDir`). */
+  async measure(pid: number, work: () => Promise<void>): Promise<{ instructions: number; dumpFile: string }> {
+    await this.send(pid, '--instr=on');
+    try {
+      await work();
+    } finally {
+      await this.send(pid, '--instr=off');
+    }
+    await this.send(pid, '--dump');
+    const dump = (this.dumps.get(pid) ?? 0) + 1;
+    this.dumps.set(pid, dump);
+    const dumpFile = await this.findDump(pid, dump);
+    return { instructions: readTotal(await readFile(dumpFile, 'utf8')), dumpFile };
+  }
+
+  private async send(pid: number, command: string): Promise<void> {
+    await run(this.control, [command, String(pid)], { timeout: 60_000 });
+  }
+
+  /** callgrind names the n-th dump of thread 1 `callgrind.PID.n-01`; it may appear a moment after the reply. */
+  private async findDump(pid: number, dump: number): Promise<string> {
+    const name = `callgrind.${pid}.${dump}-01`;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if ((await readdir(this.outDir)).includes(name)) return join(this.outDir, name);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`callgrind wrote no ${name} in ${this.outDir}`);
+  }
+}
+
+/** The instruction total of a callgrind output file (its `totals:` line, or `summary:` when that is all). */
+export function readTotal(text: string): number {
+  const line = /^totals:\s+(\d+)/m.exec(text) ?? /^summary:\s+(\d+)/m.exec(text);
+  if (line === null) throw new Error('not a callgrind output file: no totals or summary line');
+  return Number(line[1]);
+}

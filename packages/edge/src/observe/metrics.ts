@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { TalliedCounter } from './tallied-counter.js';
 
 /**
  * The node's Prometheus metrics, on one registry so several edges can live in one process (tests).
@@ -11,7 +12,7 @@ export function createMetrics(cacheStats?: () => { entries: number; bytes: numbe
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({
+    requests: new TalliedCounter({
       name: 'edge451_requests_total',
       help: 'Requests by outcome: proxied, hit, miss, blocked, rejected, error, aborted.',
       labelNames: ['outcome'] as const,
@@ -24,7 +25,7 @@ export function createMetrics(cacheStats?: () => { entries: number; bytes: numbe
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    blocks: new Counter({
+    blocks: new TalliedCounter({
       name: 'edge451_blocks_total',
       help: 'Blocked requests by order and client country.',
       labelNames: ['order_id', 'country'] as const,

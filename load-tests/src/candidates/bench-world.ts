@@ -11,7 +11,7 @@ import type { Tools } from '../system/tools.js';
 import type { Candidate, CandidateId } from './candidate.js';
 import { renderEdgeConfig, renderPolicy } from './edge-config.js';
 import { startBenchNginx } from './start-bench-nginx.js';
-import { startEdge, startScript } from './start-candidate.js';
+import { type StartOptions, startEdge, startScript } from './start-candidate.js';
 
 /** The MaxMind test database every geo-aware candidate reads. */
 export const mmdbFile = fileURLToPath(
@@ -70,17 +70,8 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
     const { blockedHosts, policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
     const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);
     add(edgeOne);
-    const blockedBody = (await probe(edgeOne.url, blockedShape)).body;
-    const blockedBodyFile = join(dir, 'blocked-body.html');
-    await writeFile(blockedBodyFile, blockedBody);
-
-    const bare = await startScript(
-      'bare',
-      'candidates/bare-server.ts',
-      ['--blocked-body', blockedBodyFile],
-      pinning.serverCpus,
-      pinning,
-    );
+    const { blockedBody, blockedBodyFile } = await writeBlockedBody(dir, edgeOne.url);
+    const bare = await startBareServer(blockedBodyFile, pinning.serverCpus, pinning);
     add({ id: 'bare', url: bare.url, pid: bare.launched.pid, blocks: true, launched: bare.launched });
     const direct = await startScript(
       'origin-direct',
@@ -98,15 +89,8 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
     });
     await optional('edge-auto', async () => add(await startBenchEdge('edge-auto', 'auto', pinning.allCpus)));
     await optional('naive', async () => {
-      const args = ['--origin', upstream.url, '--mmdb', mmdbFile, '--blocked-hosts', blockedHostsFile];
-      args.push('--countries', blockedCountries.join(','), '--blocked-body', blockedBodyFile);
-      const naive = await startScript(
-        'naive',
-        'candidates/naive-proxy.ts',
-        args,
-        pinning.serverCpus,
-        pinning,
-      );
+      const naiveFiles = { originUrl: upstream.url, blockedHostsFile, blockedBodyFile };
+      const naive = await startNaiveProxy(naiveFiles, pinning.serverCpus, pinning);
       add({ id: 'naive', url: naive.url, pid: naive.launched.pid, blocks: true, launched: naive.launched });
     });
     const nginx = tools.nginx;
@@ -215,4 +199,48 @@ export async function writeBenchEdgeConfig(
   });
   await writeFile(configFile, JSON.stringify(config, null, 2));
   return { configFile, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
+}
+
+/**
+ * Writes edge451's 451 page, as `edgeUrl` answers the benchmark's blocked request, to `dir/blocked-body.html`:
+ * the bare server and the naive proxy answer 451s with these same bytes.
+ */
+export async function writeBlockedBody(
+  dir: string,
+  edgeUrl: string,
+  timeoutMs?: number,
+): Promise<{ blockedBody: Buffer; blockedBodyFile: string }> {
+  const blockedBody = (await probe(edgeUrl, blockedShape, { timeoutMs })).body;
+  const blockedBodyFile = join(dir, 'blocked-body.html');
+  await writeFile(blockedBodyFile, blockedBody);
+  return { blockedBody, blockedBodyFile };
+}
+
+/** The bare node:http server, answering 451s with the bytes of `blockedBodyFile`. */
+export function startBareServer(
+  blockedBodyFile: string,
+  cpus: string,
+  pinning: Pinning,
+  options?: StartOptions,
+) {
+  return startScript(
+    'bare',
+    'candidates/bare-server.ts',
+    ['--blocked-body', blockedBodyFile],
+    cpus,
+    pinning,
+    options,
+  );
+}
+
+/** The naive http-proxy in front of `originUrl`, blocking the benchmark's hosts from its blocked countries. */
+export function startNaiveProxy(
+  files: { originUrl: string; blockedHostsFile: string; blockedBodyFile: string },
+  cpus: string,
+  pinning: Pinning,
+  options?: StartOptions,
+) {
+  const args = ['--origin', files.originUrl, '--mmdb', mmdbFile, '--blocked-hosts', files.blockedHostsFile];
+  args.push('--countries', blockedCountries.join(','), '--blocked-body', files.blockedBodyFile);
+  return startScript('naive', 'candidates/naive-proxy.ts', args, cpus, pinning, options);
 }

@@ -41,7 +41,7 @@ describe('Callgrind', () => {
     );
     const line = await launched.waitForLine((text) => text.includes('"ready":true'), 120_000);
     url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-    await sendRequests(url, { path: '/', host: 'localhost' }, 200, 200);
+    await sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 200);
   }, 180_000);
 
   afterAll(async () => {
@@ -51,10 +51,10 @@ describe('Callgrind', () => {
 
   test('counts only what happens while measuring, and more for more work', async () => {
     const light = await callgrind.measure(launched.pid, () =>
-      sendRequests(url, { path: '/', host: 'localhost' }, 200, 50),
+      sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 50),
     );
     const heavy = await callgrind.measure(launched.pid, () =>
-      sendRequests(url, { path: '/heavy', host: 'localhost' }, 200, 50),
+      sendRequests(url, [{ path: '/heavy', host: 'localhost', status: 200 }], 50),
     );
     expect(light.dumpFile).toMatch(new RegExp(`callgrind\\.${launched.pid}\\.1-01$`));
     expect(heavy.dumpFile).toMatch(new RegExp(`callgrind\\.${launched.pid}\\.2-01$`));
@@ -67,7 +67,9 @@ describe('Callgrind', () => {
 
   test('a status other than the expected one fails the measurement', async () => {
     await expect(
-      callgrind.measure(launched.pid, () => sendRequests(url, { path: '/', host: 'localhost' }, 404, 5)),
+      callgrind.measure(launched.pid, () =>
+        sendRequests(url, [{ path: '/', host: 'localhost', status: 404 }], 5),
+      ),
     ).rejects.toThrow('status 200, expected 404');
   }, 60_000);
 });

@@ -5,23 +5,29 @@
  * percent that req/s and CPU-time figures on this VM cannot; they leave out the kernel (socket writes),
  * which is the same for every candidate. Not a throughput figure: `pnpm bench` stays the reference.
  *
- * Options: --requests N (measured per scenario, default 2000), --warmup N (sent first, default 5000:
- * V8 optimises the hot path after some thousands of requests), --keep (keep the dump files, to read
- * with callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names JIT frames).
+ * Options: --only a,b (of cache-hit-1k, blocked, pass-through, mix), --requests N (counted per scenario,
+ * default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over the first
+ * thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep (keep the
+ * dump files for callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names
+ * the JIT frames).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { blockedShape, mmdbFile, writeBenchEdgeConfig, writeBenchPolicy } from '../candidates/bench-world.js';
+import {
+  startBareServer,
+  startNaiveProxy,
+  writeBenchEdgeConfig,
+  writeBenchPolicy,
+  writeBlockedBody,
+} from '../candidates/bench-world.js';
 import type { CandidateId } from '../candidates/candidate.js';
-import { startEdge, startScript } from '../candidates/start-candidate.js';
-import { blockedCountries } from '../scenarios/client-addresses.js';
+import { type StartOptions, startEdge, startScript } from '../candidates/start-candidate.js';
 import type { ExpectedShape } from '../scenarios/measure.js';
 import { throughputScenarios } from '../scenarios/throughput-scenarios.js';
-import { probe } from '../system/http-probe.js';
 import type { Launched } from '../system/launch.js';
-import { detectPinning, pinThisProcess } from '../system/pinning.js';
+import { detectPinning, type Pinning, pinThisProcess } from '../system/pinning.js';
 import { Callgrind } from './callgrind.js';
 import { sendRequests } from './send-requests.js';
 
@@ -32,6 +38,8 @@ const counted: { id: string; candidates: CandidateId[]; baseline: CandidateId }[
   { id: 'cache-hit-1k', candidates: ['bare', 'edge-1'], baseline: 'bare' },
   { id: 'blocked', candidates: ['bare', 'naive', 'edge-1'], baseline: 'bare' },
   { id: 'pass-through', candidates: ['naive', 'edge-1'], baseline: 'naive' },
+  // Hits, misses and 451s from many addresses in one process, as an edge serves them.
+  { id: 'mix', candidates: ['bare', 'edge-1'], baseline: 'bare' },
 ];
 
 const startTimeoutMs = 300_000;
@@ -42,8 +50,9 @@ async function main(): Promise<number> {
     args: process.argv.slice(2).filter((arg) => arg !== '--'),
     options: {
       requests: { type: 'string', default: '2000' },
-      warmup: { type: 'string', default: '5000' },
+      warmup: { type: 'string', default: '20000' },
       keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
     },
   });
   const requests = Number(values.requests);
@@ -52,9 +61,18 @@ async function main(): Promise<number> {
     process.stderr.write('--requests must be a positive integer and --warmup a non-negative one\n');
     return 2;
   }
+  const selected = values.only?.split(',');
+  const unknown = selected?.filter((id) => !counted.some((scenario) => scenario.id === id));
+  if (unknown !== undefined && unknown.length > 0) {
+    process.stderr.write(
+      `--only: no scenario ${unknown.join(', ')} (${counted.map(({ id }) => id).join(', ')})\n`,
+    );
+    return 2;
+  }
   const dir = await mkdtemp(join(tmpdir(), 'edge451-instructions-'));
   const callgrind = Callgrind.find(dir);
   if (callgrind === undefined) {
+    await rm(dir, { recursive: true, force: true });
     process.stderr.write('bench:instructions needs valgrind (Debian: apt-get install valgrind)\n');
     return 1;
   }
@@ -65,27 +83,36 @@ async function main(): Promise<number> {
   const launched: Launched[] = [];
   const results: Measured[] = [];
   try {
-    const servers = await startServers(dir, callgrind, pinning, launched, values.keep);
+    const world = await prepareWorld(dir, pinning, launched);
+    const options = {
+      wrapper: callgrind.wrapper(),
+      // --perf-basic-prof also makes V8 write a log: into the temp folder, not the package's.
+      extraNodeArgs: values.keep
+        ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(dir, 'v8.log')}`]
+        : [],
+      timeoutMs: startTimeoutMs,
+    };
     for (const { id, candidates, baseline } of counted) {
-      const shape = scenarioShape(id);
+      if (selected !== undefined && !selected.includes(id)) continue;
+      const shapes = scenarioShapes(id);
       for (const candidate of candidates) {
-        const server = servers.get(candidate) as { url: string; pid: number };
-        await sendRequests(server.url, shape, shape.status, warmup);
-        const { instructions, dumpFile } = await callgrind.measure(server.pid, () =>
-          sendRequests(server.url, shape, shape.status, requests),
-        );
-        const perRequest = instructions / requests;
-        results.push({ scenario: id, candidate, perRequest, dumpFile });
-        const base = results.find((row) => row.scenario === id && row.candidate === baseline);
-        const ratio =
-          base === undefined ? '' : `  (${(base.perRequest / perRequest).toFixed(2)}× ${baseline}'s)`;
-        log(
-          `${id.padEnd(14)} ${candidate.padEnd(7)} ${Math.round(perRequest).toLocaleString('en').padStart(9)}${ratio}`,
-        );
+        // A process of its own per scenario: what a process served before shapes its optimised code (a
+        // 451 counted 40 % more in an edge that had served hits under counting first).
+        const server = await startCounted(candidate, `${candidate}-${id}`, world, options);
+        try {
+          await sendRequests(server.url, shapes, warmup);
+          const { instructions, dumpFile } = await callgrind.measure(server.launched.pid, () =>
+            sendRequests(server.url, shapes, requests),
+          );
+          results.push({ scenario: id, candidate, perRequest: instructions / requests, dumpFile });
+        } finally {
+          await server.launched.stop();
+        }
+        log(describe(results, id, candidate, baseline));
       }
     }
     log("ratios: the baseline's count over the candidate's, as req/s ratios read (higher is cheaper).");
-    if (values.keep) log(`dumps kept in ${dir} (callgrind.PID.N-01: thread 1, the N-th scenario measured)`);
+    if (values.keep) log(`dumps kept in ${dir} (callgrind.PID.1-01: thread 1 of each process)`);
     return 0;
   } finally {
     await Promise.all(launched.map((one) => one.stop()));
@@ -93,73 +120,79 @@ async function main(): Promise<number> {
   }
 }
 
-/** The one request shape of a `pnpm bench` scenario, with the status every answer must have. */
-function scenarioShape(id: string): ExpectedShape {
+function describe(results: readonly Measured[], id: string, candidate: CandidateId, baseline: CandidateId) {
+  const row = results.find((one) => one.scenario === id && one.candidate === candidate) as Measured;
+  const base = results.find((one) => one.scenario === id && one.candidate === baseline);
+  const ratio =
+    base === undefined ? '' : `  (${(base.perRequest / row.perRequest).toFixed(2)}× ${baseline}'s)`;
+  const count = Math.round(row.perRequest).toLocaleString('en').padStart(9);
+  return `${id.padEnd(14)} ${candidate.padEnd(7)} ${count}${ratio}`;
+}
+
+/** The request shapes of a `pnpm bench` scenario, each with the status its answers must have. */
+function scenarioShapes(id: string): readonly ExpectedShape[] {
   const scenario = Object.values(throughputScenarios)
     .flat()
     .find((candidate) => candidate?.id === id);
-  const shape = scenario?.shapes[0];
-  if (shape === undefined) throw new Error(`no benchmark scenario ${id}`);
-  return shape;
+  if (scenario === undefined) throw new Error(`no benchmark scenario ${id}`);
+  return scenario.shapes;
 }
 
-/** The origin runs natively; edge451 (1 worker), the bare server and the naive proxy under callgrind. */
-async function startServers(
-  dir: string,
-  callgrind: Callgrind,
-  pinning: ReturnType<typeof detectPinning>,
-  launched: Launched[],
-  nameJitFrames: boolean,
-): Promise<Map<CandidateId, { url: string; pid: number }>> {
-  const servers = new Map<CandidateId, { url: string; pid: number }>();
-  const options = {
-    wrapper: callgrind.wrapper(),
-    // --perf-basic-prof also makes V8 write a log: into the temp folder, not the package's.
-    extraNodeArgs: nameJitFrames
-      ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(dir, 'v8.log')}`]
-      : [],
-    timeoutMs: startTimeoutMs,
-  };
+type World = {
+  dir: string;
+  pinning: Pinning;
+  originUrl: string;
+  policyFile: string;
+  blockedHostsFile: string;
+  blockedBodyFile: string;
+};
+
+/**
+ * The origin (native, kept for the whole run) and the files every candidate reads. A native edge451 is
+ * started once for its 451 page, which the baselines answer with, as in `pnpm bench`.
+ */
+async function prepareWorld(dir: string, pinning: Pinning, launched: Launched[]): Promise<World> {
   const origin = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
   launched.push(origin.launched);
   const { policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
-  const edgeConfig = await writeBenchEdgeConfig(dir, 'edge-1', 1, origin.url, policyFile);
+  const edgeConfig = await writeBenchEdgeConfig(dir, 'edge-page', 1, origin.url, policyFile);
   const edge = await startEdge(
-    'edge-1',
+    'edge-page',
     edgeConfig.configFile,
     edgeConfig.adminUrl,
     pinning.serverCpus,
     pinning,
-    options,
   );
-  launched.push(edge.launched);
-  servers.set('edge-1', { url: edgeConfig.url, pid: edge.launched.pid });
-  // The baselines answer the 451 with edge451's own bytes, as in `pnpm bench`.
-  const blockedBodyFile = join(dir, 'blocked-body.html');
-  await writeFile(blockedBodyFile, (await probe(edgeConfig.url, blockedShape, { timeoutMs: 120_000 })).body);
-  const bare = await startScript(
-    'bare',
-    'candidates/bare-server.ts',
-    ['--blocked-body', blockedBodyFile],
+  try {
+    const { blockedBodyFile } = await writeBlockedBody(dir, edgeConfig.url);
+    return { dir, pinning, originUrl: origin.url, policyFile, blockedHostsFile, blockedBodyFile };
+  } finally {
+    await edge.launched.stop();
+  }
+}
+
+/** Starts one candidate under callgrind, as a fresh process; `name` keeps its config and state apart. */
+async function startCounted(
+  candidate: CandidateId,
+  name: string,
+  world: World,
+  options: StartOptions,
+): Promise<{ url: string; launched: Launched }> {
+  const { dir, pinning } = world;
+  if (candidate === 'bare')
+    return startBareServer(world.blockedBodyFile, pinning.serverCpus, pinning, options);
+  if (candidate === 'naive') return startNaiveProxy(world, pinning.serverCpus, pinning, options);
+  if (candidate !== 'edge-1') throw new Error(`bench:instructions does not count ${candidate}`);
+  const config = await writeBenchEdgeConfig(dir, name, 1, world.originUrl, world.policyFile);
+  const edge = await startEdge(
+    name,
+    config.configFile,
+    config.adminUrl,
     pinning.serverCpus,
     pinning,
     options,
   );
-  launched.push(bare.launched);
-  servers.set('bare', { url: bare.url, pid: bare.launched.pid });
-  const naiveArgs = ['--origin', origin.url, '--mmdb', mmdbFile, '--blocked-hosts', blockedHostsFile];
-  naiveArgs.push('--countries', blockedCountries.join(','), '--blocked-body', blockedBodyFile);
-  const naive = await startScript(
-    'naive',
-    'candidates/naive-proxy.ts',
-    naiveArgs,
-    pinning.serverCpus,
-    pinning,
-    options,
-  );
-  launched.push(naive.launched);
-  servers.set('naive', { url: naive.url, pid: naive.launched.pid });
-  return servers;
+  return { url: config.url, launched: edge.launched };
 }
 
 process.exitCode = await main();

@@ -31,7 +31,7 @@ import { detectPinning, type Pinning, pinThisProcess } from '../system/pinning.j
 import { Callgrind } from './callgrind.js';
 import { sendRequests } from './send-requests.js';
 
-type Measured = { scenario: string; candidate: CandidateId; perRequest: number; dumpFile: string };
+type Measured = { scenario: string; candidate: CandidateId; perRequest: number };
 
 /** The scenarios counted, each with the candidates that answer it and the baseline of its ratio. */
 const counted: { id: string; candidates: CandidateId[]; baseline: CandidateId }[] = [
@@ -101,10 +101,10 @@ async function main(): Promise<number> {
         const server = await startCounted(candidate, `${candidate}-${id}`, world, options);
         try {
           await sendRequests(server.url, shapes, warmup);
-          const { instructions, dumpFile } = await callgrind.measure(server.launched.pid, () =>
+          const { instructions } = await callgrind.measure(server.launched.pid, () =>
             sendRequests(server.url, shapes, requests),
           );
-          results.push({ scenario: id, candidate, perRequest: instructions / requests, dumpFile });
+          results.push({ scenario: id, candidate, perRequest: instructions / requests });
         } finally {
           await server.launched.stop();
         }

@@ -9,7 +9,7 @@ import type { Launched } from '../system/launch.js';
 import type { Pinning } from '../system/pinning.js';
 import type { Tools } from '../system/tools.js';
 import type { Candidate, CandidateId } from './candidate.js';
-import { renderEdgeConfig, renderPolicy } from './edge-config.js';
+import { type BenchSite, renderEdgeConfig, renderPolicy } from './edge-config.js';
 import { startBenchNginx } from './start-bench-nginx.js';
 import { type StartOptions, startEdge, startScript } from './start-candidate.js';
 
@@ -176,13 +176,17 @@ export async function writeBenchPolicy(
   return { blockedHosts, policyFile, blockedHostsFile };
 }
 
-/** Writes `dir/NAME.json`, an edge451 config for the bench site on free ports with its own state folder. */
+/**
+ * Writes `dir/NAME.json`, an edge451 config on free ports with its own state folder, for `sites` (default:
+ * the bench site) in front of `originUrl`.
+ */
 export async function writeBenchEdgeConfig(
   dir: string,
   name: string,
   workers: 1 | 'auto',
   originUrl: string,
   policyFile: string,
+  sites: readonly BenchSite[] = [{ name: 'bench', hosts: [benchHost, `*.${benchHost}`] }],
 ): Promise<{ configFile: string; url: string; adminUrl: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const configFile = join(dir, `${name}.json`);
@@ -195,7 +199,7 @@ export async function writeBenchEdgeConfig(
     mmdbFile,
     policyFile,
     stateDir: join(dir, `${name}-state`),
-    sites: [{ name: 'bench', hosts: [benchHost, `*.${benchHost}`] }],
+    sites,
   });
   await writeFile(configFile, JSON.stringify(config, null, 2));
   return { configFile, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchContext } from '../scenarios/bench-context.js';
 import { blockedCountries } from '../scenarios/client-addresses.js';
-import { freePort } from '../system/http-probe.js';
 import type { Launched } from '../system/launch.js';
 import { sampleProcessTree } from '../system/process-tree.js';
-import { adminToken, mmdbFile } from './bench-world.js';
+import { mmdbFile, writeBenchEdgeConfig } from './bench-world.js';
 import type { Candidate } from './candidate.js';
-import { renderEdgeConfig, renderPolicy } from './edge-config.js';
+import { renderPolicy } from './edge-config.js';
 import { startBenchNginx } from './start-bench-nginx.js';
 import { startEdge } from './start-candidate.js';
 
@@ -96,28 +95,21 @@ async function startScaleWorld(ctx: BenchContext): Promise<ScaleWorld> {
       workers: 1 | 'auto',
       cpus: string,
     ): Promise<ScaleCandidate> => {
-      const [port, adminPort] = [await freePort(), await freePort()];
-      const configFile = join(dir, `${id}.json`);
-      const config = renderEdgeConfig({
-        port,
-        adminPort,
-        adminToken,
+      const { configFile, url, adminUrl } = await writeBenchEdgeConfig(
+        dir,
+        id,
         workers,
-        originUrl: world.upstream.url,
-        mmdbFile,
+        world.upstream.url,
         policyFile,
-        stateDir: join(dir, `${id}-state`),
-        sites: siteList,
-      });
-      await writeFile(configFile, JSON.stringify(config));
-      const adminUrl = `http://127.0.0.1:${adminPort}`;
+        siteList,
+      );
       const started = await startEdge(`scale ${id}`, configFile, adminUrl, cpus, world.pinning, {
         timeoutMs: 300_000,
       });
       launched.push(started.launched);
       const candidate: Candidate = {
         id,
-        url: `http://127.0.0.1:${port}`,
+        url,
         pid: started.launched.pid,
         blocks: true,
         cacheHeader: { name: 'cache-status', hitPattern: /edge451; hit/ },

@@ -1,4 +1,7 @@
+import fc from 'fast-check';
+import CachePolicy from 'http-cache-semantics';
 import { describe, expect, test } from 'vitest';
+import { httpDate } from './http-date.js';
 import { allowsStaleIfError, createPolicyClass, ttlSeconds } from './policy.js';
 
 const request = { method: 'GET', url: '/', headers: { host: 'example.com' } };
@@ -65,5 +68,53 @@ describe('the cache policy', () => {
     const rebuilt = Policy.fromObject(policy.toObject());
     advance(30);
     expect(rebuilt.age()).toBe(30);
+  });
+});
+
+describe('the headers a stored response is served with', () => {
+  const start = Date.parse('2025-03-28T10:00:00.250Z');
+  const daysMs = (days: number) => days * 24 * 3600 * 1000;
+  const optional = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined });
+  const instant = fc
+    .integer({ min: start - daysMs(120), max: start })
+    .map((ms) => new Date(ms).toUTCString());
+  const responseHeaders = fc.record({
+    'cache-control': optional(
+      fc.constantFrom(
+        'max-age=60',
+        's-maxage=5, max-age=600',
+        'public',
+        'max-age=0, stale-while-revalidate=9',
+      ),
+    ),
+    date: optional(instant),
+    expires: optional(fc.oneof(instant, fc.constant('0'))),
+    'last-modified': optional(instant),
+    age: optional(fc.nat(200_000).map(String)),
+    connection: optional(fc.constantFrom('close', 'keep-alive, x-private', 'x-private , etag')),
+    'keep-alive': optional(fc.constant('timeout=5')),
+    'x-private': optional(fc.constant('1')),
+    warning: optional(fc.constantFrom('110 - "stale"', '299 - "misc"', '110 - "a", 214 - "b"')),
+    etag: optional(fc.constant('"v1"')),
+  });
+
+  test('are http-cache-semantics own, Date included, whatever the response and the time since storing', () => {
+    fc.assert(
+      fc.property(responseHeaders, fc.nat(daysMs(3)), (stored, elapsedMs) => {
+        let now = start;
+        const Policy = createPolicyClass(() => now);
+        const headers = Object.fromEntries(Object.entries(stored).filter(([, value]) => value !== undefined));
+        const policy = new Policy(request, { status: 200, headers }, { shared: true });
+        now += elapsedMs;
+        expect(policy.responseHeaders()).toEqual(CachePolicy.prototype.responseHeaders.call(policy));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('Date changes on the second, forwards and backwards', () => {
+    for (const ms of [start, start + 749, start + 750, start + 1750, start - 1000, start, 0, -1]) {
+      expect(httpDate(ms)).toBe(new Date(ms).toUTCString());
+    }
   });
 });

@@ -1,4 +1,5 @@
 import CachePolicy from 'http-cache-semantics';
+import { httpDate } from './http-date.js';
 
 /** http-cache-semantics' parsed response Cache-Control directives (its `_rescc`, not in its types). */
 type Directives = Record<string, string | boolean>;
@@ -6,6 +7,15 @@ type Directives = Record<string, string | boolean>;
 function directivesOf(policy: CachePolicy): Directives {
   return (policy as unknown as { _rescc: Directives })._rescc;
 }
+
+/** The parts of http-cache-semantics 4.3 that `responseHeaders` is built from (not in its types). */
+interface ResponseHeaderInternals {
+  _resHeaders: CachePolicy.Headers;
+  _copyWithoutHopByHopHeaders(headers: CachePolicy.Headers): CachePolicy.Headers;
+  _hasExplicitExpiration(): boolean;
+}
+
+const DAY_SECONDS = 24 * 3600;
 
 /** The request shape http-cache-semantics evaluates. */
 export interface PolicyRequest {
@@ -41,6 +51,8 @@ export function forbidsStale(policy: CachePolicy): boolean {
  *   stale reuse; upstream regression kornelski/http-cache-semantics#54, still open);
  * - stale-while-revalidate is not used where `forbidsStale` says so.
  * The tests in http-cache.test files pin both, so an upgrade that fixes #54 shows up.
+ * `responseHeaders` is the library's own, step for step, with its Date formatted once per second
+ * (http-date.ts); a property test in policy.test.ts pins it to the library's output.
  */
 export function createPolicyClass(clock: () => number): typeof CachePolicy {
   return class EdgeCachePolicy extends CachePolicy {
@@ -65,6 +77,19 @@ export function createPolicyClass(clock: () => number): typeof CachePolicy {
         return { response: undefined, revalidation: { ...result.revalidation, synchronous: true } };
       }
       return result;
+    }
+
+    override responseHeaders(): CachePolicy.Headers {
+      const internals = this as unknown as ResponseHeaderInternals;
+      const headers = internals._copyWithoutHopByHopHeaders(internals._resHeaders);
+      const age = this.age();
+      // The library's 113 warning for a heuristic lifetime over a day (RFC 7234 §5.5.4), kept to match it.
+      if (age > DAY_SECONDS && !internals._hasExplicitExpiration() && this.maxAge() > DAY_SECONDS) {
+        headers.warning = `${headers.warning ? `${headers.warning}, ` : ''}113 - "rfc7234 5.5.4"`;
+      }
+      headers.age = `${Math.round(age)}`;
+      headers.date = httpDate(this.now());
+      return headers;
     }
   };
 }

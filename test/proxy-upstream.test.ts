@@ -65,6 +65,23 @@ describe('headers on the way to the origin', () => {
     expect(origin.requests[0]?.headers['x-forwarded-for']).toBe('81.2.69.160, 127.0.0.1');
   });
 
+  it('behind a PROXY-protocol load balancer, decides on and forwards the address the balancer saw', async () => {
+    const origin = await startOrigin();
+    const edge = await startEdge(
+      { ...siteConfig(origin.url), clientIp: { source: 'proxy-protocol', trustedProxies: ['127.0.0.1/32'] } },
+      files,
+    );
+    const viaBalancer = (client: string, host: string) =>
+      sendRaw(
+        edge.url,
+        `PROXY ${client.includes(':') ? 'TCP6' : 'TCP4'} ${client} ${client.includes(':') ? '::1' : '127.0.0.1'} 5555 80\r\n` +
+          `GET /via-balancer HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+    expect(statusOf(await viaBalancer(FR, 'blocked.example'))).toBe(451);
+    expect(statusOf(await viaBalancer('81.2.69.160', 'blocked.example'))).toBe(200);
+    expect(origin.requests.map((seen) => seen.headers['x-forwarded-for'])).toEqual(['81.2.69.160']);
+  });
+
   it('strips hop-by-hop headers from the response and adds Via and the site response headers', async () => {
     const origin = await startOrigin((_req, res) => {
       res.writeHead(200, {

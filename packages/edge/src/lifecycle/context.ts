@@ -25,6 +25,8 @@ export type Client = {
   /** Where the IP came from: the socket, or a header/PROXY header from a trusted peer. */
   ipFrom: string;
   peerTrusted: boolean;
+  /** The socket peer, normalised: the hop the edge appends to X-Forwarded-For. */
+  peerIp: string;
   /** A forwarding header from a trusted peer was unusable: the peer's address was used. */
   malformedForwarding: boolean;
 };

@@ -27,6 +27,7 @@ export function makeIdentifyClient(clientIp: ClientIpConfig, locator: CountryLoc
       countrySource: located.source,
       ipFrom: resolved.from,
       peerTrusted: resolved.peerTrusted,
+      peerIp: resolved.peerIp,
       malformedForwarding: resolved.malformed === true,
     };
     return CONTINUE;

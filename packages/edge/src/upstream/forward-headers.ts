@@ -33,8 +33,7 @@ export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
   const incoming = req.headers;
   const trusted = client?.peerTrusted === true;
   const out = copyEndToEnd(incoming, requestOnlyDropped);
-  // With the PROXY protocol the TCP peer is the load balancer; the address that reached it comes from the header.
-  const peer = client?.ipFrom === 'proxy-protocol' ? client.ip : unmapped(req.socket.remoteAddress ?? '');
+  const peer = forwardedPeer(ctx);
 
   if (trusted) {
     for (const name of forwardingHeaders) {
@@ -106,9 +105,17 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Node reports IPv4 clients on dual-stack sockets as `::ffff:a.b.c.d`; origins expect a.b.c.d. */
-function unmapped(address: string): string {
-  return normalizeIp(address) ?? address;
+/**
+ * The hop the edge appends to the forwarding headers: the address that reached it, as client identification
+ * normalised it (`::ffff:a.b.c.d` → a.b.c.d, which origins expect). With the PROXY protocol the TCP peer is
+ * the load balancer, and the address that reached it comes from the PROXY header.
+ */
+function forwardedPeer({ client, req }: RequestContext): string {
+  if (client === undefined) {
+    const address = req.socket.remoteAddress ?? '';
+    return normalizeIp(address) ?? address;
+  }
+  return client.ipFrom === 'proxy-protocol' ? client.ip : client.peerIp;
 }
 
 function forwardedNode(address: string): string {

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { GeoError } from '../errors.js';
+import { normalizeIp } from '../ip/normalize-ip.js';
 import { type ClientIpInput, createClientIpResolver } from './client-ip.js';
 import { createTrustedPeerCheck, isTrustedPeer } from './trusted-proxies.js';
 
@@ -20,19 +21,30 @@ describe('createClientIpResolver: trust', () => {
       ip: '203.0.113.9',
       from: 'socket',
       peerTrusted: false,
+      peerIp: '203.0.113.9',
     });
   });
 
   test('ignores Forwarded from an untrusted peer, even one that claims to be a trusted proxy', () => {
     const result = viaForwarded(request('198.51.100.7', ['Forwarded', 'for=90.0.0.1, for=10.0.0.1']));
-    expect(result).toEqual({ ip: '198.51.100.7', from: 'socket', peerTrusted: false });
+    expect(result).toEqual({
+      ip: '198.51.100.7',
+      from: 'socket',
+      peerTrusted: false,
+      peerIp: '198.51.100.7',
+    });
   });
 
   test('takes the first untrusted address from the right, skipping trusted hops', () => {
     const result = viaXff(
       request('10.0.0.2', ['X-Forwarded-For', '90.0.0.1, 203.0.113.5, 10.9.9.9, 192.0.2.10']),
     );
-    expect(result).toEqual({ ip: '203.0.113.5', from: 'x-forwarded-for', peerTrusted: true });
+    expect(result).toEqual({
+      ip: '203.0.113.5',
+      from: 'x-forwarded-for',
+      peerTrusted: true,
+      peerIp: '10.0.0.2',
+    });
   });
 
   test('a client cannot hide behind a spoofed trusted address left of its own', () => {
@@ -42,7 +54,12 @@ describe('createClientIpResolver: trust', () => {
 
   test('takes the leftmost hop when every hop is trusted', () => {
     const result = viaXff(request('10.0.0.2', ['X-Forwarded-For', '10.3.3.3, 10.4.4.4']));
-    expect(result).toEqual({ ip: '10.3.3.3', from: 'x-forwarded-for', peerTrusted: true });
+    expect(result).toEqual({
+      ip: '10.3.3.3',
+      from: 'x-forwarded-for',
+      peerTrusted: true,
+      peerIp: '10.0.0.2',
+    });
   });
 
   test('combines several header lines in order before walking (RFC 9110 §5.3)', () => {
@@ -63,23 +80,25 @@ describe('createClientIpResolver: trust', () => {
 
   test('reads only the configured header', () => {
     const result = viaForwarded(request('10.0.0.2', ['X-Forwarded-For', '90.0.0.1']));
-    expect(result).toEqual({ ip: '10.0.0.2', from: 'socket', peerTrusted: true });
+    expect(result).toEqual({ ip: '10.0.0.2', from: 'socket', peerTrusted: true, peerIp: '10.0.0.2' });
   });
 
   test('a trusted peer without forwarding header is the client', () => {
-    expect(viaXff(request('10.0.0.2'))).toEqual({ ip: '10.0.0.2', from: 'socket', peerTrusted: true });
-    expect(viaXff(request('10.0.0.2', ['X-Forwarded-For', ' , ']))).toEqual({
-      ip: '10.0.0.2',
-      from: 'socket',
-      peerTrusted: true,
-    });
+    const peerIsClient = { ip: '10.0.0.2', from: 'socket', peerTrusted: true, peerIp: '10.0.0.2' };
+    expect(viaXff(request('10.0.0.2'))).toEqual(peerIsClient);
+    expect(viaXff(request('10.0.0.2', ['X-Forwarded-For', ' , ']))).toEqual(peerIsClient);
   });
 });
 
 describe('createClientIpResolver: addresses', () => {
   test('matches an IPv4-mapped peer against IPv4 networks and reports it as IPv4', () => {
     const result = viaXff(request('::ffff:10.0.0.2', ['X-Forwarded-For', '::ffff:90.0.0.1']));
-    expect(result).toEqual({ ip: '90.0.0.1', from: 'x-forwarded-for', peerTrusted: true });
+    expect(result).toEqual({
+      ip: '90.0.0.1',
+      from: 'x-forwarded-for',
+      peerTrusted: true,
+      peerIp: '10.0.0.2',
+    });
   });
 
   test('accepts IPv4-mapped networks in trustedProxies', () => {
@@ -95,14 +114,24 @@ describe('createClientIpResolver: addresses', () => {
     const result = viaXff(
       request('2001:DB8:FFFF::1', ['X-Forwarded-For', '[2A02:CFC0::0001]:4711, 2001:db8:ffff::2']),
     );
-    expect(result).toEqual({ ip: '2a02:cfc0::1', from: 'x-forwarded-for', peerTrusted: true });
+    expect(result).toEqual({
+      ip: '2a02:cfc0::1',
+      from: 'x-forwarded-for',
+      peerTrusted: true,
+      peerIp: '2001:db8:ffff::1',
+    });
   });
 
   test("reads Forwarded's quoted, bracketed IPv6 with a port", () => {
     const result = viaForwarded(
       request('10.0.0.2', ['Forwarded', 'for="[2001:db8:cafe::17]:4711";proto=https']),
     );
-    expect(result).toEqual({ ip: '2001:db8:cafe::17', from: 'forwarded', peerTrusted: true });
+    expect(result).toEqual({
+      ip: '2001:db8:cafe::17',
+      from: 'forwarded',
+      peerTrusted: true,
+      peerIp: '10.0.0.2',
+    });
   });
 
   test('reads IPv4 with a port in X-Forwarded-For', () => {
@@ -115,11 +144,13 @@ describe('createClientIpResolver: addresses', () => {
       ip: '10.0.0.2',
       from: 'socket',
       peerTrusted: true,
+      peerIp: '10.0.0.2',
     });
     expect(resolver(request('2001:0db8::0001'))).toEqual({
       ip: '2001:db8::1',
       from: 'socket',
       peerTrusted: false,
+      peerIp: '2001:db8::1',
     });
   });
 });
@@ -136,6 +167,7 @@ describe('createClientIpResolver: malformed forwarding information', () => {
       from: 'socket',
       malformed: true,
       peerTrusted: true,
+      peerIp: '10.0.0.2',
     });
   });
 
@@ -152,6 +184,7 @@ describe('createClientIpResolver: malformed forwarding information', () => {
       from: 'socket',
       malformed: true,
       peerTrusted: true,
+      peerIp: '10.0.0.2',
     });
   });
 
@@ -159,22 +192,24 @@ describe('createClientIpResolver: malformed forwarding information', () => {
     const result = viaForwarded(
       request('10.0.0.2', ['Forwarded', 'for=_hidden, for=garbage!!, for=90.0.0.1']),
     );
-    expect(result).toEqual({ ip: '90.0.0.1', from: 'forwarded', peerTrusted: true });
+    expect(result).toEqual({ ip: '90.0.0.1', from: 'forwarded', peerTrusted: true, peerIp: '10.0.0.2' });
   });
 
   test('a peer that is not an address (closed socket) is reported as malformed and untrusted', () => {
-    expect(viaXff(request(''))).toEqual({ ip: '', from: 'socket', malformed: true, peerTrusted: false });
-    expect(viaXff({ peerAddress: undefined as unknown as string, rawHeaders: [] })).toEqual({
-      ip: '',
-      from: 'socket',
-      malformed: true,
-      peerTrusted: false,
-    });
+    const noAddress = { ip: '', from: 'socket', malformed: true, peerTrusted: false, peerIp: '' };
+    expect(viaXff(request(''))).toEqual(noAddress);
+    expect(viaXff({ peerAddress: undefined as unknown as string, rawHeaders: [] })).toEqual(noAddress);
   });
 
   test('inputs of the wrong type do not throw', () => {
     const result = viaXff({ peerAddress: '10.0.0.2', rawHeaders: undefined as unknown as string[] });
-    expect(result).toEqual({ ip: '10.0.0.2', from: 'socket', malformed: true, peerTrusted: false });
+    expect(result).toEqual({
+      ip: '10.0.0.2',
+      from: 'socket',
+      malformed: true,
+      peerTrusted: false,
+      peerIp: '10.0.0.2',
+    });
   });
 
   test('garbage header values never throw and always yield a valid, normalised IP', () => {
@@ -214,6 +249,7 @@ describe('createClientIpResolver: malformed forwarding information', () => {
             const result = resolver(request(peerAddress, ...lines));
             expect(isIP(result.ip)).not.toBe(0);
             expect(result.ip).not.toMatch(/^::ffff:|[A-F%[\]]/);
+            expect(result.peerIp).toBe(normalizeIp(peerAddress));
           }
         },
       ),
@@ -231,7 +267,7 @@ describe('createClientIpResolver: PROXY protocol source', () => {
       rawHeaders: [],
       proxyProtocolAddress: '::ffff:90.0.0.1',
     });
-    expect(result).toEqual({ ip: '90.0.0.1', from: 'proxy-protocol', peerTrusted: true });
+    expect(result).toEqual({ ip: '90.0.0.1', from: 'proxy-protocol', peerTrusted: true, peerIp: '10.0.0.2' });
   });
 
   test('ignores a PROXY address and headers from an untrusted peer', () => {
@@ -240,7 +276,7 @@ describe('createClientIpResolver: PROXY protocol source', () => {
       rawHeaders: ['X-Forwarded-For', '90.0.0.1'],
       proxyProtocolAddress: '90.0.0.1',
     });
-    expect(result).toEqual({ ip: '203.0.113.9', from: 'socket', peerTrusted: false });
+    expect(result).toEqual({ ip: '203.0.113.9', from: 'socket', peerTrusted: false, peerIp: '203.0.113.9' });
   });
 
   test('uses the peer when the trusted proxy sent LOCAL, and flags a bad address', () => {
@@ -248,12 +284,14 @@ describe('createClientIpResolver: PROXY protocol source', () => {
       ip: '10.0.0.2',
       from: 'socket',
       peerTrusted: true,
+      peerIp: '10.0.0.2',
     });
     expect(viaProxy({ peerAddress: '10.0.0.2', rawHeaders: [], proxyProtocolAddress: 'nope' })).toEqual({
       ip: '10.0.0.2',
       from: 'socket',
       malformed: true,
       peerTrusted: true,
+      peerIp: '10.0.0.2',
     });
   });
 });

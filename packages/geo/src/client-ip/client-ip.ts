@@ -27,6 +27,8 @@ export type ClientIpResult = {
   malformed?: boolean;
   /** Whether the socket peer is inside `trustedProxies`. */
   peerTrusted: boolean;
+  /** The socket peer, normalised like `ip` (as given when it is no address), for the hop the edge adds to X-Forwarded-For. */
+  peerIp: string;
 };
 
 /** What the edge knows about a request when it asks who the client is. */
@@ -75,16 +77,12 @@ export function createClientIpResolver(config: ClientIpConfig): ClientIpResolver
     const { peerAddress } = input;
     if (typeof peerAddress !== 'string' || parseIpInto(peerAddress, peer) === 0) {
       // A closed socket reports no address; nothing to locate, and nothing to trust.
-      return {
-        ip: typeof peerAddress === 'string' ? peerAddress : '',
-        from: 'socket',
-        malformed: true,
-        peerTrusted: false,
-      };
+      const given = typeof peerAddress === 'string' ? peerAddress : '';
+      return { ip: given, from: 'socket', malformed: true, peerTrusted: false, peerIp: given };
     }
     const peerIp = formatIp(peer);
     const peerTrusted = trusted.match(peer) === true;
-    if (source === 'socket' || !peerTrusted) return { ip: peerIp, from: 'socket', peerTrusted };
+    if (source === 'socket' || !peerTrusted) return { ip: peerIp, from: 'socket', peerTrusted, peerIp };
     if (source === 'proxy-protocol') return fromProxyProtocol(input.proxyProtocolAddress, peerIp, hop);
     return walkChain(collectHops(input.rawHeaders, source), source, peerIp, trusted, hop);
   };
@@ -93,12 +91,8 @@ export function createClientIpResolver(config: ClientIpConfig): ClientIpResolver
       return resolve(input);
     } catch {
       // Only reachable with inputs of the wrong type (e.g. rawHeaders missing): trust nothing.
-      return {
-        ip: normalizeIp(input?.peerAddress) ?? '',
-        from: 'socket',
-        malformed: true,
-        peerTrusted: false,
-      };
+      const peerIp = normalizeIp(input?.peerAddress) ?? '';
+      return { ip: peerIp, from: 'socket', malformed: true, peerTrusted: false, peerIp };
     }
   };
   const check = new ParsedIp();
@@ -108,11 +102,11 @@ export function createClientIpResolver(config: ClientIpConfig): ClientIpResolver
 }
 
 function fromProxyProtocol(address: string | undefined, peerIp: string, hop: ParsedIp): ClientIpResult {
-  if (address === undefined) return { ip: peerIp, from: 'socket', peerTrusted: true };
+  if (address === undefined) return { ip: peerIp, from: 'socket', peerTrusted: true, peerIp };
   if (typeof address !== 'string' || parseIpInto(address, hop) === 0) {
-    return { ip: peerIp, from: 'socket', malformed: true, peerTrusted: true };
+    return { ip: peerIp, from: 'socket', malformed: true, peerTrusted: true, peerIp };
   }
-  return { ip: formatIp(hop), from: 'proxy-protocol', peerTrusted: true };
+  return { ip: formatIp(hop), from: 'proxy-protocol', peerTrusted: true, peerIp };
 }
 
 /** Every entry of every line of the source header, left to right (null: an unidentifiable hop). */
@@ -138,14 +132,14 @@ function walkChain(
   trusted: TrustedProxies,
   hop: ParsedIp,
 ): ClientIpResult {
-  if (hops.length === 0) return { ip: peerIp, from: 'socket', peerTrusted: true };
+  if (hops.length === 0) return { ip: peerIp, from: 'socket', peerTrusted: true, peerIp };
   for (let index = hops.length - 1; index >= 0; index--) {
     const entry = hops[index];
     if (entry === null || entry === undefined || !parseHopAddress(entry, source, hop)) {
-      return { ip: peerIp, from: 'socket', malformed: true, peerTrusted: true };
+      return { ip: peerIp, from: 'socket', malformed: true, peerTrusted: true, peerIp };
     }
     if (trusted.match(hop) !== true) break;
   }
   // Either the first untrusted hop from the right, or (all trusted) the leftmost one.
-  return { ip: formatIp(hop), from: source, peerTrusted: true };
+  return { ip: formatIp(hop), from: source, peerTrusted: true, peerIp };
 }

@@ -90,6 +90,25 @@ describe('createClientIpResolver: trust', () => {
   });
 });
 
+describe('createClientIpResolver: one resolver, many peers', () => {
+  test('each request is answered for its own peer, whichever peer came before', () => {
+    const resolver = createClientIpResolver({ trustedProxies, source: 'x-forwarded-for' });
+    const forwarded = ['X-Forwarded-For', '90.0.0.1'] as [string, string];
+    const sequence: Array<[string, string, boolean]> = [
+      ['10.0.0.2', '90.0.0.1', true],
+      ['10.0.0.2', '90.0.0.1', true],
+      ['203.0.113.9', '203.0.113.9', false],
+      ['::ffff:10.0.0.2', '90.0.0.1', true],
+      ['', '', false],
+      ['203.0.113.9', '203.0.113.9', false],
+      ['10.0.0.2', '90.0.0.1', true],
+    ];
+    for (const [peerAddress, ip, peerTrusted] of sequence) {
+      expect(resolver(request(peerAddress, forwarded))).toMatchObject({ ip, peerTrusted });
+    }
+  });
+});
+
 describe('createClientIpResolver: addresses', () => {
   test('matches an IPv4-mapped peer against IPv4 networks and reports it as IPv4', () => {
     const result = viaXff(request('::ffff:10.0.0.2', ['X-Forwarded-For', '::ffff:90.0.0.1']));

@@ -73,15 +73,26 @@ export function createClientIpResolver(config: ClientIpConfig): ClientIpResolver
 
   const peer = new ParsedIp();
   const hop = new ParsedIp();
+  // An edge behind load balancers gets nearly every request from one of a few peers, over long-lived
+  // connections: the last peer's parse, trust check and formatting are kept for the next request from it.
+  const lastPeer: { address: string | null; ip: string; trusted: boolean } = {
+    address: null,
+    ip: '',
+    trusted: false,
+  };
   const resolve = (input: ClientIpInput): ClientIpResult => {
     const { peerAddress } = input;
-    if (typeof peerAddress !== 'string' || parseIpInto(peerAddress, peer) === 0) {
-      // A closed socket reports no address; nothing to locate, and nothing to trust.
-      const given = typeof peerAddress === 'string' ? peerAddress : '';
-      return { ip: given, from: 'socket', malformed: true, peerTrusted: false, peerIp: given };
+    if (peerAddress !== lastPeer.address) {
+      if (typeof peerAddress !== 'string' || parseIpInto(peerAddress, peer) === 0) {
+        // A closed socket reports no address; nothing to locate, and nothing to trust.
+        const given = typeof peerAddress === 'string' ? peerAddress : '';
+        return { ip: given, from: 'socket', malformed: true, peerTrusted: false, peerIp: given };
+      }
+      lastPeer.ip = formatIp(peer);
+      lastPeer.trusted = trusted.match(peer) === true;
+      lastPeer.address = peerAddress;
     }
-    const peerIp = formatIp(peer);
-    const peerTrusted = trusted.match(peer) === true;
+    const { ip: peerIp, trusted: peerTrusted } = lastPeer;
     if (source === 'socket' || !peerTrusted) return { ip: peerIp, from: 'socket', peerTrusted, peerIp };
     if (source === 'proxy-protocol') return fromProxyProtocol(input.proxyProtocolAddress, peerIp, hop);
     return walkChain(collectHops(input.rawHeaders, source), source, peerIp, trusted, hop);

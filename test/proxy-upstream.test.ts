@@ -45,6 +45,15 @@ describe('headers on the way to the origin', () => {
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen['x-forwarded-proto']).toBe('http');
     expect(seen['x-forwarded-host']).toBe('www.example.com');
+
+    // One name alone in Connection (its common form, no comma) is dropped all the same.
+    await sendRaw(
+      edge.url,
+      'GET /b HTTP/1.1\r\nHost: www.example.com\r\nConnection: X-Secret-Hop\r\nX-Secret-Hop: 1\r\n\r\n',
+      1_000,
+    );
+    expect(origin.requests[1]?.url).toBe('/b');
+    expect(origin.requests[1]?.headers['x-secret-hop']).toBeUndefined();
   });
 
   it('sends the origin host unless the site preserves the client host', async () => {

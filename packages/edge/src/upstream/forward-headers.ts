@@ -84,16 +84,29 @@ function copyEndToEnd(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || hopByHop.has(name) || forwardingHeaders.has(name)) continue;
-    if (alsoDrop?.has(name) || connectionNamed?.has(name)) continue;
+    if (alsoDrop?.has(name) || connectionNamed?.includes(name)) continue;
     out[name] = value;
   }
   return out;
 }
 
-function namedInConnection(value: string | string[] | undefined): Set<string> | undefined {
+/**
+ * The field names `Connection` lists besides the hop-by-hop ones dropped anyway, lower case; undefined for
+ * none. The usual single `keep-alive` is answered without splitting the value (a split and a Set were ~2,300
+ * instructions of every cache hit).
+ */
+function namedInConnection(value: string | string[] | undefined): readonly string[] | undefined {
   if (value === undefined) return undefined;
-  const names = (Array.isArray(value) ? value.join(',') : value).split(',');
-  return new Set(names.map((name) => name.trim().toLowerCase()).filter((name) => name !== ''));
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  if (!joined.includes(',')) {
+    const name = joined.trim().toLowerCase();
+    return name === '' || hopByHop.has(name) ? undefined : [name];
+  }
+  const names = joined
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '' && !hopByHop.has(name));
+  return names.length === 0 ? undefined : names;
 }
 
 function appendList(existing: string | string[] | undefined, item: string): string {

@@ -37,7 +37,7 @@ const CLIENT_CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since'] as con
  * Request Cache-Control and Pragma are ignored, as Varnish, nginx and Fastly do: any client could
  * otherwise force origin traffic (`no-cache`, `max-age=0`) for everybody's cache.
  */
-const IGNORED_REQUEST_DIRECTIVES = ['cache-control', 'pragma'] as const;
+const IGNORED_REQUEST_DIRECTIVES: ReadonlySet<string> = new Set(['cache-control', 'pragma']);
 
 /** One header's value as a single string (repeated fields joined with `, `, RFC 9110 §5.3), or undefined. */
 export function headerValue(headers: HeaderMap, name: string): string | undefined {
@@ -65,16 +65,19 @@ export function passRequestHeaders(headers: HeaderMap): HeaderMap {
  * normalised host as `host` (its URL match compares `host`; the client's raw Host never takes part).
  */
 export function policyRequestHeaders(headers: HeaderMap, host: string): Record<string, string> {
-  const result = joinedHeaders(headers);
-  for (const name of IGNORED_REQUEST_DIRECTIVES) delete result[name];
+  const result = joinedHeaders(headers, IGNORED_REQUEST_DIRECTIVES);
   result.host = host;
   return result;
 }
 
-/** A copy with every defined header as one string (repeated fields joined with `, `). */
-export function joinedHeaders(headers: HeaderMap): Record<string, string> {
+/**
+ * A copy with every defined header as one string (repeated fields joined with `, `), leaving out `except`
+ * (skipped rather than deleted after: a `delete` costs more than the copy of a header).
+ */
+export function joinedHeaders(headers: HeaderMap, except?: ReadonlySet<string>): Record<string, string> {
   const result: Record<string, string> = {};
   for (const name in headers) {
+    if (except?.has(name)) continue;
     const value = headerValue(headers, name);
     if (value !== undefined) result[name] = value;
   }

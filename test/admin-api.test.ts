@@ -117,6 +117,9 @@ describe('open endpoints', () => {
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
     expect(metrics.body).toContain('edge451_requests_total{outcome="blocked"} 1');
     expect(metrics.body).toContain('edge451_blocks_total{order_id="fr-2025-motogp",country="FR"} 1');
+    expect(metrics.body).toContain('# TYPE edge451_request_duration_seconds histogram');
+    expect(metrics.body).toContain('edge451_request_duration_seconds_count{outcome="blocked"} 1');
+    expect(metrics.body).toContain('edge451_request_duration_seconds_bucket{le="+Inf",outcome="blocked"} 1');
     expect(metrics.body).toMatch(new RegExp(`^edge451_policy_version ${await policyVersion(edge)}$`, 'm'));
   });
 

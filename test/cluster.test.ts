@@ -176,6 +176,8 @@ describe('workers: 2', () => {
     expect(metrics.status).toBe(200);
     expect(sampleValue(metrics.body, 'edge451_requests_total{outcome="blocked"}')).toBe(10);
     expect(sampleSum(metrics.body, 'edge451_requests_total')).toBe(16);
+    // Each worker's durations, summed by the primary like its counters.
+    expect(sampleValue(metrics.body, 'edge451_request_duration_seconds_count{outcome="blocked"}')).toBe(10);
     expect(sampleValue(metrics.body, 'edge451_blocks_total{order_id="fr-2025-motogp",country="FR"}')).toBe(
       10,
     );

@@ -12,7 +12,7 @@ export function makeRecord(logger: Logger, metrics: Metrics, sampleRate: number)
     const outcome = ctx.outcome ?? (error === undefined ? 'proxied' : 'error');
     const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
     metrics.requests.inc(outcome, () => ({ outcome }));
-    metrics.duration.observe({ outcome }, seconds);
+    metrics.duration.observe(outcome, () => ({ outcome }), seconds);
     if (ctx.client?.malformedForwarding) metrics.malformedForwarding.inc();
     if (error !== undefined && error.source === 'origin') metrics.originErrors.inc({ code: error.code });
 

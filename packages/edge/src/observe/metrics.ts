@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { TalliedCounter } from './tallied-counter.js';
+import { TalliedHistogram } from './tallied-histogram.js';
 
 /**
  * The node's Prometheus metrics, on one registry so several edges can live in one process (tests).
@@ -18,7 +19,7 @@ export function createMetrics(cacheStats?: () => { entries: number; bytes: numbe
       labelNames: ['outcome'] as const,
       registers,
     }),
-    duration: new Histogram({
+    duration: new TalliedHistogram({
       name: 'edge451_request_duration_seconds',
       help: 'Time from request to last byte handed to the socket, by outcome.',
       labelNames: ['outcome'] as const,

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { EdgeConfig } from '../config/load-config.js';
 import { parseSiteHost } from '../config/site-host.js';
 import { plainReply } from '../reply/plain-reply.js';
+import { boundedMemo } from '../support/bounded-memo.js';
 import { CONTINUE, type RequestContext, replyWith, type Verdict } from './context.js';
 
 export type SiteConfig = EdgeConfig['sites'][number];
@@ -32,19 +33,24 @@ export function createSiteRouter(configs: readonly SiteConfig[]): SiteRouter {
     }
     return site;
   });
+  // A wildcard's hosts come back on every request: each one's suffix walk is done once (null: no site).
+  const byWildcard = boundedMemo((host): Site | null => {
+    // An IP literal is never under a wildcard: `*.2.3.4` must not catch 1.2.3.4.
+    if (isIP(host) !== 0) return null;
+    let dot = host.indexOf('.');
+    while (dot !== -1) {
+      const bySuffix = wildcard.get(host.slice(dot + 1));
+      if (bySuffix !== undefined) return bySuffix;
+      dot = host.indexOf('.', dot + 1);
+    }
+    return null;
+  }, 4096);
   return {
     sites,
     match(host) {
       const found = exact.get(host);
-      // An IP literal is never under a wildcard: `*.2.3.4` must not catch 1.2.3.4.
-      if (found !== undefined || wildcard.size === 0 || isIP(host) !== 0) return found;
-      let dot = host.indexOf('.');
-      while (dot !== -1) {
-        const bySuffix = wildcard.get(host.slice(dot + 1));
-        if (bySuffix !== undefined) return bySuffix;
-        dot = host.indexOf('.', dot + 1);
-      }
-      return undefined;
+      if (found !== undefined || wildcard.size === 0) return found;
+      return byWildcard(host) ?? undefined;
     },
   };
 }

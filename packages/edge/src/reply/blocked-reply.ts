@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Decision, Order } from '@edge451/policy';
 import Negotiator from 'negotiator';
 import type { Reply } from '../lifecycle/context.js';
+import { boundedMemo } from '../support/bounded-memo.js';
 
 export type LegalNotice = { blockedBy: string; contact?: string | undefined };
 
@@ -34,20 +35,14 @@ export function blockedReply(
   };
 }
 
-// Clients send few distinct Accept values, so each is negotiated once. Bounded: a client inventing values
-// only makes the memo start over.
-const jsonPreferred = new Map<string, boolean>();
-const MAX_REMEMBERED_ACCEPT_VALUES = 256;
+// Clients send few distinct Accept values, so each is negotiated once.
+const negotiateJson = boundedMemo(
+  (accept) => new Negotiator({ headers: { accept } }).mediaType(offered) === 'application/json',
+  256,
+);
 
 function prefersJson(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
-  let json = jsonPreferred.get(accept);
-  if (json === undefined) {
-    json = new Negotiator({ headers: { accept } }).mediaType(offered) === 'application/json';
-    if (jsonPreferred.size >= MAX_REMEMBERED_ACCEPT_VALUES) jsonPreferred.clear();
-    jsonPreferred.set(accept, json);
-  }
-  return json;
+  return accept !== undefined && negotiateJson(accept);
 }
 
 function orderSummary(decision: Decision) {

@@ -85,7 +85,10 @@ export type StoreResult = 'stored' | NotStoredReason;
 /** What the edge sends to the client for a request that went through the cache phase. */
 export interface CacheReply {
   status: number;
-  /** Headers to send: `Age` set, `Cache-Status` included, surrogate headers removed. Hop-by-hop headers are the edge's job. */
+  /**
+   * Headers to send: `Age` set, `Cache-Status` included, surrogate headers removed. Hop-by-hop headers are
+   * the edge's job. A new object for every reply: the caller may change it.
+   */
   headers: Record<string, string | string[]>;
   /** `null` for HEAD and 304; a Buffer for stored bodies; a stream for bodies coming from the origin. */
   body: Readable | Buffer | null;

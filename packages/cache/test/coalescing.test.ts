@@ -32,6 +32,9 @@ describe('request coalescing', () => {
     expect(origin.count()).toBe(1);
     expect(results.filter((reply) => reply.collapsed)).toHaveLength(99);
     expect(cache.stats.collapsedRequests).toBe(99);
+    // Each reply's headers are its own object: the edge turns them into the client's in place.
+    const hit = await fetchThrough(cache, origin, cacheRequest('/storm'));
+    expect(new Set([...results, hit].map((reply) => reply.headers)).size).toBe(101);
     const waiter = results.find((reply) => reply.collapsed);
     expect(waiter).toMatchObject({
       outcome: 'miss',

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { toEdgeError } from '../errors.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../upstream/forward-headers.js';
+import { toClientResponseHeaders, upstreamRequestHeaders } from '../upstream/forward-headers.js';
 import type { OriginPools, OriginResponse } from '../upstream/origin-pools.js';
 import type { Reply, RequestContext } from './context.js';
 
@@ -34,7 +34,10 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
   };
 }
 
-/** Turns an origin response into the reply for the client: hop-by-hop stripped, Via and site extras added. */
+/**
+ * Turns an origin (or cache) response into the reply for the client: hop-by-hop stripped, Via and site
+ * extras added, in the response's own headers object (undici and the cache make one per response).
+ */
 export function replyFromOrigin(
   ctx: RequestContext,
   response: { status: number; headers: OriginResponse['headers']; body: Reply['body'] },
@@ -42,7 +45,7 @@ export function replyFromOrigin(
   const extra = ctx.site?.config.headers.response ?? {};
   return {
     status: response.status,
-    headers: clientResponseHeaders(response.headers, extra),
+    headers: toClientResponseHeaders(response.headers, extra),
     body: response.body,
   };
 }

@@ -64,30 +64,38 @@ export function clientScheme(ctx: RequestContext): string {
   return forwarded === 'https' || forwarded === 'http' ? forwarded : ctx.scheme;
 }
 
-/** Response headers for the client: hop-by-hop removed, `Via` appended, site extras set. */
-export function clientResponseHeaders(
-  origin: Record<string, string | string[] | undefined>,
+/**
+ * Makes a response's headers (the origin's or the cache's) the client's, in place: hop-by-hop fields
+ * removed, `Via` appended, site extras set. `headers` must be the caller's own object, one per response
+ * (undici's and the cache's replies are): copying ~10 headers cost ~2,600 instructions of a cache hit.
+ */
+export function toClientResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
   extra: Record<string, string>,
 ): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = copyEndToEnd(origin, undefined);
-  out.via = appendList(origin.via, VIA);
-  for (const [name, value] of Object.entries(extra)) out[name.toLowerCase()] = value;
-  return out;
+  const connectionNamed = namedInConnection(headers.connection);
+  for (const name in headers) {
+    if (headers[name] === undefined || !isEndToEnd(name, connectionNamed)) delete headers[name];
+  }
+  headers.via = appendList(headers.via, VIA);
+  for (const [name, value] of Object.entries(extra)) headers[name.toLowerCase()] = value;
+  return headers;
 }
 
-function copyEndToEnd(
-  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
-  alsoDrop: ReadonlySet<string> | undefined,
-): HeaderRecord {
+function copyEndToEnd(headers: IncomingHttpHeaders, alsoDrop: ReadonlySet<string>): HeaderRecord {
   const connectionNamed = namedInConnection(headers.connection);
   const out: HeaderRecord = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || hopByHop.has(name) || forwardingHeaders.has(name)) continue;
-    if (alsoDrop?.has(name) || connectionNamed?.includes(name)) continue;
+    if (value === undefined || !isEndToEnd(name, connectionNamed) || alsoDrop.has(name)) continue;
     out[name] = value;
   }
   return out;
+}
+
+/** Whether a field goes on to the next hop: not hop-by-hop, not named in `Connection`, not a forwarding header we rebuild. */
+function isEndToEnd(name: string, connectionNamed: readonly string[] | undefined): boolean {
+  return !hopByHop.has(name) && !forwardingHeaders.has(name) && connectionNamed?.includes(name) !== true;
 }
 
 /**

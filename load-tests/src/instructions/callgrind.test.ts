@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Launched, launch } from '../system/launch.js';
 import { detectPinning } from '../system/pinning.js';
-import { Callgrind, readTotal } from './callgrind.js';
+import { Callgrind, marginalPerRequest, readTotal } from './callgrind.js';
 import { sendRequests } from './send-requests.js';
 
 // A server whose work per request is known to grow: 1,000 multiplications per request, or 100,000 with
@@ -79,5 +79,13 @@ describe('readTotal', () => {
     expect(readTotal('version: 1\nevents: Ir\nsummary: 0\ntotals: 123456\n')).toBe(123456);
     expect(readTotal('events: Ir\nsummary: 42\n')).toBe(42);
     expect(() => readTotal('not a callgrind file')).toThrow('no totals or summary line');
+  });
+});
+
+describe('marginalPerRequest', () => {
+  test('cancels a cost every window carries, whatever it holds', () => {
+    const window = (requests: number) => ({ requests, instructions: 40_000_000 + requests * 62_000 });
+    expect(marginalPerRequest(window(2_000), window(10_000))).toBe(62_000);
+    expect(() => marginalPerRequest(window(10_000), window(2_000))).toThrow(/larger window/);
   });
 });

@@ -5,7 +5,10 @@
  * percent that req/s and CPU-time figures on this VM cannot; they leave out the kernel (socket writes),
  * which is the same for every candidate. Not a throughput figure: `pnpm bench` stays the reference.
  *
- * Options: --only a,b (of cache-hit-1k, blocked, pass-through, mix), --requests N (counted per scenario,
+ * Each figure is what a window of 5N counted requests costs beyond a window of N (callgrind.ts,
+ * `marginalPerRequest`): a window's fixed cost cancels out.
+ *
+ * Options: --only a,b (of cache-hit-1k, blocked, pass-through, mix), --requests N (the small window,
  * default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over the first
  * thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep (keep the
  * dump files for callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names
@@ -28,7 +31,7 @@ import type { ExpectedShape } from '../scenarios/measure.js';
 import { throughputScenarios } from '../scenarios/throughput-scenarios.js';
 import type { Launched } from '../system/launch.js';
 import { detectPinning, type Pinning, pinThisProcess } from '../system/pinning.js';
-import { Callgrind } from './callgrind.js';
+import { Callgrind, marginalPerRequest } from './callgrind.js';
 import { sendRequests } from './send-requests.js';
 
 type Measured = { scenario: string; candidate: CandidateId; perRequest: number };
@@ -43,6 +46,9 @@ const counted: { id: string; candidates: CandidateId[]; baseline: CandidateId }[
 ];
 
 const startTimeoutMs = 300_000;
+
+/** The second counting window holds this many times `--requests`; the figure is the difference (callgrind.ts). */
+const LARGE_WINDOW_FACTOR = 5;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -79,7 +85,10 @@ async function main(): Promise<number> {
   const pinning = detectPinning();
   pinThisProcess(pinning);
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  log(`instructions per request (callgrind, event-loop thread), ${warmup} warm-up + ${requests} counted`);
+  log(
+    `instructions per request (callgrind, event-loop thread), ${warmup} warm-up, then counted: ` +
+      `${LARGE_WINDOW_FACTOR * requests} requests' count minus ${requests}'s, per extra request`,
+  );
   const launched: Launched[] = [];
   const results: Measured[] = [];
   try {
@@ -101,10 +110,15 @@ async function main(): Promise<number> {
         const server = await startCounted(candidate, `${candidate}-${id}`, world, options);
         try {
           await sendRequests(server.url, shapes, warmup);
-          const { instructions } = await callgrind.measure(server.launched.pid, () =>
-            sendRequests(server.url, shapes, requests),
-          );
-          results.push({ scenario: id, candidate, perRequest: instructions / requests });
+          const window = async (size: number) => {
+            const counted = await callgrind.measure(server.launched.pid, () =>
+              sendRequests(server.url, shapes, size),
+            );
+            return { requests: size, instructions: counted.instructions };
+          };
+          const small = await window(requests);
+          const large = await window(LARGE_WINDOW_FACTOR * requests);
+          results.push({ scenario: id, candidate, perRequest: marginalPerRequest(small, large) });
         } finally {
           await server.launched.stop();
         }
@@ -112,7 +126,11 @@ async function main(): Promise<number> {
       }
     }
     log("ratios: the baseline's count over the candidate's, as req/s ratios read (higher is cheaper).");
-    if (values.keep) log(`dumps kept in ${dir} (callgrind.PID.1-01: thread 1 of each process)`);
+    if (values.keep) {
+      log(
+        `dumps kept in ${dir} (callgrind.PID.N-01: thread 1 of each process, N = 1 the small window, 2 the large)`,
+      );
+    }
     return 0;
   } finally {
     await Promise.all(launched.map((one) => one.stop()));

@@ -85,10 +85,10 @@ export function readTotal(text: string): number {
 export type CountedWindow = { requests: number; instructions: number };
 
 /**
- * Instructions per request, without what a counting window costs whatever it holds: every window carries
- * a fixed 30–47 million instructions here (switching counting on and off, and whatever the process does
- * meanwhile), which spread over 2,000 requests added 15,000–23,000 to each and pulled every ratio
- * towards 1. The difference between two windows of different sizes cancels it.
+ * Instructions per request, without what a counting window costs whatever it holds: every window carried
+ * 30–47 million instructions more than its requests explain (source not identified; not V8's memory
+ * reducer), which spread over 2,000 requests added 15,000–23,000 to each and pulled every ratio towards 1.
+ * The difference between two windows of different sizes cancels the part that is fixed.
  */
 export function marginalPerRequest(small: CountedWindow, large: CountedWindow): number {
   if (large.requests <= small.requests) throw new Error('the larger window must hold more requests');

@@ -1,7 +1,7 @@
 import type CachePolicy from 'http-cache-semantics';
 import type { PolicyRequest } from './policy.js';
 import type { StoredResponse } from './stores/store.js';
-import { variantKey, varyFields } from './vary.js';
+import { hasVariantValues, parseVariantKey, type VariantValues, varyFields } from './vary.js';
 
 /** A stored response selected for a request, with its live policy. */
 export interface Found {
@@ -38,7 +38,17 @@ export function lookupStored(
   return { kind: 'vary-miss' };
 }
 
+/** Each stored entry's Vary fields and parsed variant key (`null`: no request selects it), made once. */
+const variantsOf = new WeakMap<StoredResponse, { fields: readonly string[]; values: VariantValues } | null>();
+
 /** Whether `entry` is the Vary variant that request headers `headers` select (RFC 9111 §4.1). */
 export function variantMatches(entry: StoredResponse, headers: Record<string, string>): boolean {
-  return variantKey(varyFields(entry.policy.resh.vary), headers) === entry.variant;
+  let variant = variantsOf.get(entry);
+  if (variant === undefined) {
+    const fields = varyFields(entry.policy.resh.vary);
+    const values = parseVariantKey(fields, entry.variant);
+    variant = values === undefined ? null : { fields, values };
+    variantsOf.set(entry, variant);
+  }
+  return variant !== null && hasVariantValues(variant.fields, variant.values, headers);
 }

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { variantKey, varyFields } from './vary.js';
+import { hasVariantValues, parseVariantKey, variantKey, varyFields } from './vary.js';
 
 describe('varyFields', () => {
   test('lists the nominated header names in lower case, empty members dropped', () => {
@@ -37,5 +38,36 @@ describe('variantKey', () => {
 
   test('Vary: * matches nothing', () => {
     expect(variantKey(['*'], {})).toBeUndefined();
+  });
+});
+
+describe('parseVariantKey + hasVariantValues', () => {
+  // Few names and values, so that requests often select the stored variant and often miss it by one field.
+  const name = fc.constantFrom('accept-language', 'origin', 'x-forwarded-proto', 'x-forwarded-host', 'x-a');
+  const value = fc.constantFrom('', 'fr', 'en', 'https', '","x', '\\"', 'null', 'a, b');
+  const headers = fc.dictionary(name, value, { maxKeys: 5 });
+
+  test('select exactly the requests whose own variant key equals the stored one', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { maxLength: 3 }), headers, headers, (fields, stored, request) => {
+        const key = variantKey(fields, stored) as string;
+        const values = parseVariantKey(fields, key);
+        expect(values).toBeDefined();
+        const selected = hasVariantValues(fields, values ?? [], request);
+        expect(selected).toBe(variantKey(fields, request) === key);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('a key that is not one for these fields parses to nothing', () => {
+    const key = variantKey(['accept-language'], { 'accept-language': 'fr' }) as string;
+    expect(parseVariantKey(['origin'], key)).toBeUndefined();
+    expect(parseVariantKey([], key)).toBeUndefined();
+    expect(parseVariantKey(['*'], key)).toBeUndefined();
+    expect(parseVariantKey([], '')).toBeUndefined();
+    expect(parseVariantKey([], '{"a":1}')).toBeUndefined();
+    expect(parseVariantKey([], '[1,null]')).toBeUndefined();
+    expect(parseVariantKey([], variantKey([], {}) as string)).toEqual([null, null]);
   });
 });

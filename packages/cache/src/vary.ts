@@ -35,3 +35,47 @@ export function variantKey(fields: readonly string[], headers: HeaderMap): strin
 }
 
 const PLAIN_VARIANT = JSON.stringify(IMPLICIT_VARY_FIELDS.map(() => null));
+
+/** The values a variant key was made of, in `variantKey`'s layout. */
+export type VariantValues = readonly (string | null)[];
+
+/**
+ * A key `variantKey(fields, …)` made, parsed back into its values; `undefined` when `variant` is no such
+ * key (`Vary: *` entries, anything malformed), which then matches no request.
+ */
+export function parseVariantKey(fields: readonly string[], variant: string): VariantValues | undefined {
+  if (fields.includes('*')) return undefined;
+  let values: unknown;
+  try {
+    values = JSON.parse(variant);
+  } catch {
+    return undefined;
+  }
+  const implicit = IMPLICIT_VARY_FIELDS.length;
+  if (!Array.isArray(values) || values.length !== implicit + 2 * fields.length) return undefined;
+  if (!values.every((value) => value === null || typeof value === 'string')) return undefined;
+  const namesMatch = fields.every((field, index) => values[implicit + 2 * index] === field);
+  return namesMatch ? values : undefined;
+}
+
+/**
+ * Whether `headers` select the variant whose parsed key is `values`: the same answer as comparing
+ * `variantKey(fields, headers)` with that key (JSON.stringify is one-to-one on arrays of strings and nulls),
+ * without building and serialising a key per request, which cost a cache hit ~3,000 instructions.
+ */
+export function hasVariantValues(
+  fields: readonly string[],
+  values: VariantValues,
+  headers: HeaderMap,
+): boolean {
+  const implicit = IMPLICIT_VARY_FIELDS.length;
+  for (let index = 0; index < implicit; index++) {
+    const field = IMPLICIT_VARY_FIELDS[index] as string;
+    if ((headerValue(headers, field) ?? null) !== values[index]) return false;
+  }
+  for (let index = 0; index < fields.length; index++) {
+    const value = headerValue(headers, fields[index] as string) ?? null;
+    if (value !== values[implicit + 2 * index + 1]) return false;
+  }
+  return true;
+}

@@ -1,4 +1,5 @@
 import type CachePolicy from 'http-cache-semantics';
+import { keepFreshAnswer, keptFreshAnswer } from './fresh-answers.js';
 import type { PolicyRequest } from './policy.js';
 import type { StoredResponse } from './stores/store.js';
 import { hasVariantValues, parseVariantKey, type VariantValues, varyFields } from './vary.js';
@@ -9,6 +10,8 @@ export interface Found {
   readonly policy: CachePolicy;
   /** The headers to serve it with, when the evaluation already computed them (Age and Date set). */
   readonly headers?: CachePolicy.Headers;
+  /** Cache-Status `ttl`, when the evaluation already computed it. */
+  readonly ttlSeconds?: number;
 }
 
 /** What the store holds for a request (the `cacheLookup` phase's verdict). */
@@ -30,10 +33,18 @@ export function lookupStored(
   for (const entry of entries) {
     if (!variantMatches(entry, request.headers)) continue;
     const policy = policyOf(entry);
+    const kept = keptFreshAnswer(policy);
+    if (kept !== undefined) return { kind: 'fresh', found: { entry, policy, ...kept } };
     const evaluation = policy.evaluateRequest(request);
     if (evaluation.response === undefined) return { kind: 'revalidate', found: { entry, policy } };
-    const found = { entry, policy, headers: evaluation.response.headers };
-    return { kind: evaluation.revalidation ? 'stale-while-revalidate' : 'fresh', found };
+    if (evaluation.revalidation !== undefined) {
+      const found = { entry, policy, headers: evaluation.response.headers };
+      return { kind: 'stale-while-revalidate', found };
+    }
+    return {
+      kind: 'fresh',
+      found: { entry, policy, ...keepFreshAnswer(policy, evaluation.response.headers) },
+    };
   }
   return { kind: 'vary-miss' };
 }

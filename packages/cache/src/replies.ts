@@ -70,7 +70,7 @@ export function replyFromStored(
   const { entry, policy } = found;
   const status = entry.policy.st;
   const headers = (found.headers ?? policy.responseHeaders()) as Record<string, string | string[]>;
-  const ttl = ttlSeconds(policy);
+  const ttl = found.ttlSeconds ?? ttlSeconds(policy);
   if (isNotModified(context.request.headers, status, headers)) {
     const notModified = notModifiedHeaders(headers);
     return makeReply(context.cache.name, {

@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { keepFreshAnswer, keptFreshAnswer } from './fresh-answers.js';
+import { createPolicyClass, ttlSeconds } from './policy.js';
+
+const request = { method: 'GET', url: '/', headers: { host: 'example.com' } };
+// Not on a second: the Date, Age and freshness boundaries then fall at different instants.
+const start = Date.parse('2025-03-28T10:00:00.250Z');
+const optional = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined });
+const secondsFromStart = (seconds: number) => new Date(start + seconds * 1000).toUTCString();
+
+// Short lifetimes, so that a few seconds of clock cross every boundary: Date, Age and ttl rounding,
+// staleness, stale-while-revalidate, and (with an Age near a day) the heuristic 113 warning.
+const responseHeaders = fc.record({
+  'cache-control': optional(
+    fc.constantFrom(
+      'max-age=2',
+      'max-age=3, must-revalidate',
+      's-maxage=1, max-age=600',
+      'max-age=1, stale-while-revalidate=2',
+      'public',
+      'max-age=0',
+      'no-cache, max-age=5',
+    ),
+  ),
+  date: optional(fc.integer({ min: -30, max: 0 }).map(secondsFromStart)),
+  expires: optional(fc.integer({ min: -2, max: 4 }).map(secondsFromStart)),
+  'last-modified': optional(
+    fc.constantFrom(
+      secondsFromStart(-20),
+      secondsFromStart(-11 * 24 * 3600),
+      secondsFromStart(-30 * 24 * 3600),
+    ),
+  ),
+  age: optional(fc.constantFrom('0', '1', '86398', '86399', '172799').map(String)),
+  etag: optional(fc.constant('"v1"')),
+});
+
+/** Clock steps: mostly a few milliseconds on (requests in a burst), some up to 0.7 s, some back. */
+const clockSteps = fc.array(
+  fc.oneof(
+    { arbitrary: fc.integer({ min: 0, max: 60 }), weight: 3 },
+    { arbitrary: fc.integer({ min: -400, max: 700 }), weight: 1 },
+  ),
+  { minLength: 1, maxLength: 60 },
+);
+
+describe('kept fresh answers', () => {
+  test('are what evaluateRequest and ttlSeconds say at every instant they are used', () => {
+    let used = 0;
+    fc.assert(
+      fc.property(responseHeaders, clockSteps, (stored, steps) => {
+        let now = start;
+        const Policy = createPolicyClass(() => now);
+        const headers = Object.fromEntries(Object.entries(stored).filter(([, value]) => value !== undefined));
+        const live = new Policy(request, { status: 200, headers }, { shared: true });
+        for (const step of steps) {
+          now += step;
+          // A policy with no kept answer, as the library sees the stored response at this instant.
+          const reference = Policy.fromObject(live.toObject());
+          const expected = reference.evaluateRequest(request);
+          const fresh = expected.response !== undefined && expected.revalidation === undefined;
+          const kept = keptFreshAnswer(live);
+          if (kept !== undefined) {
+            used += 1;
+            expect(fresh).toBe(true);
+            expect(kept.headers).toEqual(expected.response?.headers);
+            expect(kept.ttlSeconds).toBe(ttlSeconds(reference));
+          } else if (fresh) {
+            const answer = keepFreshAnswer(live, live.evaluateRequest(request).response?.headers ?? {});
+            expect(answer.ttlSeconds).toBe(ttlSeconds(reference));
+          }
+        }
+      }),
+      { numRuns: 1500 },
+    );
+    // The property says nothing unless kept answers were actually served.
+    expect(used).toBeGreaterThan(1500);
+  });
+
+  test('end when the age passes a day on a heuristic lifetime, where the library adds its 113 warning', () => {
+    let now = start;
+    const Policy = createPolicyClass(() => now);
+    const policy = new Policy(
+      request,
+      { status: 200, headers: { age: '86399', 'last-modified': secondsFromStart(-30 * 24 * 3600) } },
+      { shared: true },
+    );
+    now += 800; // age 86,399.8, Age says 86400, no warning yet; Date's second has just begun
+    keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {});
+    expect(keptFreshAnswer(policy)?.headers.warning).toBeUndefined();
+    now += 300; // age 86,400.1, same Age, same Date, now with the warning
+    expect(keptFreshAnswer(policy)).toBeUndefined();
+    expect(policy.evaluateRequest(request).response?.headers.warning).toContain('113');
+  });
+
+  test('are copies: changing one served does not change the next', () => {
+    const now = start;
+    const Policy = createPolicyClass(() => now);
+    const policy = new Policy(
+      request,
+      { status: 200, headers: { 'cache-control': 'max-age=60' } },
+      { shared: true },
+    );
+    keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {});
+    const first = keptFreshAnswer(policy);
+    if (first === undefined) throw new Error('no kept answer');
+    first.headers['content-length'] = '5';
+    expect(keptFreshAnswer(policy)?.headers['content-length']).toBeUndefined();
+  });
+});

@@ -1,7 +1,7 @@
 import type CachePolicy from 'http-cache-semantics';
 import type { FillBudget } from './fill-budget.js';
 import type { FlightTable } from './flight.js';
-import type { PolicyRequest } from './policy.js';
+import type { LazyPolicyRequest } from './request-headers.js';
 import type { CacheStore, StoredResponse } from './stores/store.js';
 import type { CacheRequest, FetchOrigin, HttpCacheStats } from './types.js';
 import type { UncacheableMemory } from './uncacheable-memory.js';
@@ -32,6 +32,6 @@ export interface RequestContext {
   readonly request: CacheRequest;
   readonly key: string;
   /** The request as http-cache-semantics evaluates it (always GET: HEAD is answered from the GET). */
-  readonly policyRequest: PolicyRequest;
+  readonly policyRequest: LazyPolicyRequest;
   readonly fetchOrigin: FetchOrigin;
 }

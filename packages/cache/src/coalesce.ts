@@ -70,7 +70,7 @@ async function wait(
       : lead(context, signal, { stale, fwd }, false);
   switch (result.kind) {
     case 'entry': {
-      if (!variantMatches(result.entry, context.policyRequest.headers)) return alone();
+      if (!variantMatches(result.entry, context.policyRequest)) return alone();
       context.cache.counters.collapsedRequests += 1;
       const found = { entry: result.entry, policy: context.cache.policyOf(result.entry) };
       const facts = { fwd, fwdStatus: result.fwdStatus, collapsed: true };

@@ -12,7 +12,7 @@ import { lookupStored } from './lookup.js';
 import { createPolicyClass } from './policy.js';
 import { toStoreSelector } from './purge-selector.js';
 import { replyFromStored } from './replies.js';
-import { passRequestHeaders, policyRequestHeaders } from './request-headers.js';
+import { LazyPolicyRequest, passRequestHeaders } from './request-headers.js';
 import { createMemoryStore } from './stores/memory-store.js';
 import type { CacheStore, StoredResponse } from './stores/store.js';
 import type { CacheReply, CacheRequest, ClientSignal, FetchOrigin, HttpCache } from './types.js';
@@ -61,11 +61,7 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
     if (bypass !== undefined) return bypassOrigin(cache, request, fetchOrigin, signal(), bypass);
 
     const key = makeCacheKey(request);
-    const policyRequest = {
-      method: 'GET',
-      url: request.path,
-      headers: policyRequestHeaders(request.headers, request.host),
-    };
+    const policyRequest = new LazyPolicyRequest(request.headers, request.host, request.path);
     const context: RequestContext = { cache, request, key, policyRequest, fetchOrigin };
     let entries: readonly StoredResponse[];
     try {

@@ -1,8 +1,14 @@
 import type CachePolicy from 'http-cache-semantics';
 import { keepFreshAnswer, keptFreshAnswer } from './fresh-answers.js';
-import type { PolicyRequest } from './policy.js';
+import type { LazyPolicyRequest } from './request-headers.js';
 import type { StoredResponse } from './stores/store.js';
-import { hasVariantValues, parseVariantKey, type VariantValues, varyFields } from './vary.js';
+import {
+  type HeaderSource,
+  hasVariantValues,
+  parseVariantKey,
+  type VariantValues,
+  varyFields,
+} from './vary.js';
 
 /** A stored response selected for a request, with its live policy. */
 export interface Found {
@@ -26,12 +32,12 @@ export type Lookup =
  */
 export function lookupStored(
   entries: readonly StoredResponse[],
-  request: PolicyRequest,
+  request: LazyPolicyRequest,
   policyOf: (entry: StoredResponse) => CachePolicy,
 ): Lookup {
   if (entries.length === 0) return { kind: 'uri-miss' };
   for (const entry of entries) {
-    if (!variantMatches(entry, request.headers)) continue;
+    if (!variantMatches(entry, request)) continue;
     const policy = policyOf(entry);
     const kept = keptFreshAnswer(policy);
     if (kept !== undefined) return { kind: 'fresh', found: { entry, policy, ...kept } };
@@ -52,8 +58,8 @@ export function lookupStored(
 /** Each stored entry's Vary fields and parsed variant key (`null`: no request selects it), made once. */
 const variantsOf = new WeakMap<StoredResponse, { fields: readonly string[]; values: VariantValues } | null>();
 
-/** Whether `entry` is the Vary variant that request headers `headers` select (RFC 9111 §4.1). */
-export function variantMatches(entry: StoredResponse, headers: Record<string, string>): boolean {
+/** Whether `entry` is the Vary variant that `request`'s headers select (RFC 9111 §4.1). */
+export function variantMatches(entry: StoredResponse, request: HeaderSource): boolean {
   let variant = variantsOf.get(entry);
   if (variant === undefined) {
     const fields = varyFields(entry.policy.resh.vary);
@@ -61,5 +67,5 @@ export function variantMatches(entry: StoredResponse, headers: Record<string, st
     variant = values === undefined ? null : { fields, values };
     variantsOf.set(entry, variant);
   }
-  return variant !== null && hasVariantValues(variant.fields, variant.values, headers);
+  return variant !== null && hasVariantValues(variant.fields, variant.values, request);
 }

@@ -53,7 +53,7 @@ describe('parseVariantKey + hasVariantValues', () => {
         const key = variantKey(fields, stored) as string;
         const values = parseVariantKey(fields, key);
         expect(values).toBeDefined();
-        const selected = hasVariantValues(fields, values ?? [], request);
+        const selected = hasVariantValues(fields, values ?? [], { header: (field) => request[field] });
         expect(selected).toBe(variantKey(fields, request) === key);
       }),
       { numRuns: 2000 },

@@ -58,23 +58,28 @@ export function parseVariantKey(fields: readonly string[], variant: string): Var
   return namesMatch ? values : undefined;
 }
 
+/** Where variant matching reads a request's header values (one string, or undefined when absent). */
+export interface HeaderSource {
+  header(name: string): string | undefined;
+}
+
 /**
- * Whether `headers` select the variant whose parsed key is `values`: the same answer as comparing
+ * Whether `request` selects the variant whose parsed key is `values`: the same answer as comparing
  * `variantKey(fields, headers)` with that key (JSON.stringify is one-to-one on arrays of strings and nulls),
  * without building and serialising a key per request, which cost a cache hit ~3,000 instructions.
  */
 export function hasVariantValues(
   fields: readonly string[],
   values: VariantValues,
-  headers: HeaderMap,
+  request: HeaderSource,
 ): boolean {
   const implicit = IMPLICIT_VARY_FIELDS.length;
   for (let index = 0; index < implicit; index++) {
     const field = IMPLICIT_VARY_FIELDS[index] as string;
-    if ((headerValue(headers, field) ?? null) !== values[index]) return false;
+    if ((request.header(field) ?? null) !== values[index]) return false;
   }
   for (let index = 0; index < fields.length; index++) {
-    const value = headerValue(headers, fields[index] as string) ?? null;
+    const value = request.header(fields[index] as string) ?? null;
     if (value !== values[implicit + 2 * index + 1]) return false;
   }
   return true;

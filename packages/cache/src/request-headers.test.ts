@@ -1,0 +1,39 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { LazyPolicyRequest, policyRequestHeaders } from './request-headers.js';
+
+describe('LazyPolicyRequest', () => {
+  const name = fc.constantFrom(
+    'host',
+    'cache-control',
+    'pragma',
+    'accept-language',
+    'x-forwarded-host',
+    'x-a',
+  );
+  const value = fc.oneof(
+    fc.constantFrom('', 'fr', 'no-cache', 'a, b'),
+    fc.array(fc.constantFrom('x', 'y', ''), { minLength: 1, maxLength: 3 }),
+  );
+  const headers = fc.dictionary(name, fc.option(value, { nil: undefined }), { maxKeys: 6 });
+
+  test('reads each header as policyRequestHeaders would hold it, without building them', () => {
+    const asked = fc.oneof(name, fc.constantFrom('constructor', 'toString', 'absent'));
+    fc.assert(
+      fc.property(headers, fc.constantFrom('example.com', 'b.example'), asked, (source, host, field) => {
+        const built = policyRequestHeaders(source, host);
+        const request = new LazyPolicyRequest(source, host, '/a?b');
+        expect(request.header(field)).toBe(Object.hasOwn(built, field) ? built[field] : undefined);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('builds the headers http-cache-semantics reads once, on first use', () => {
+    const source = { host: 'Example.COM:80', 'cache-control': 'no-cache', accept: ['a', 'b'] };
+    const request = new LazyPolicyRequest(source, 'example.com', '/a?b');
+    expect(request).toMatchObject({ method: 'GET', url: '/a?b' });
+    expect(request.headers).toEqual({ host: 'example.com', accept: 'a, b' });
+    expect(request.headers).toBe(request.headers);
+  });
+});

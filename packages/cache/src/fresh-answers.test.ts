@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { keepFreshAnswer, keptFreshAnswer } from './fresh-answers.js';
-import { createPolicyClass, ttlSeconds } from './policy.js';
+import { lookupStored } from './lookup.js';
+import { atInstant, createPolicyClass, ttlSeconds } from './policy.js';
+import { LazyPolicyRequest } from './request-headers.js';
+import type { StoredResponse } from './stores/store.js';
+import { variantKey } from './vary.js';
 
 const request = { method: 'GET', url: '/', headers: { host: 'example.com' } };
 // Not on a second: the Date, Age and freshness boundaries then fall at different instants.
@@ -67,7 +71,7 @@ describe('kept fresh answers', () => {
             expect(kept.headers).toEqual(expected.response?.headers);
             expect(kept.ttlSeconds).toBe(ttlSeconds(reference));
           } else if (fresh) {
-            const answer = keepFreshAnswer(live, live.evaluateRequest(request).response?.headers ?? {});
+            const answer = keepFreshAnswer(live, live.evaluateRequest(request).response?.headers ?? {}, now);
             expect(answer.ttlSeconds).toBe(ttlSeconds(reference));
           }
         }
@@ -87,11 +91,52 @@ describe('kept fresh answers', () => {
       { shared: true },
     );
     now += 800; // age 86,399.8, Age says 86400, no warning yet; Date's second has just begun
-    keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {});
+    keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {}, now);
     expect(keptFreshAnswer(policy)?.headers.warning).toBeUndefined();
     now += 300; // age 86,400.1, same Age, same Date, now with the warning
     expect(keptFreshAnswer(policy)).toBeUndefined();
     expect(policy.evaluateRequest(request).response?.headers.warning).toContain('113');
+  });
+
+  test('are made at one instant, however far the clock moves between its reads', () => {
+    // Every read of this clock is 150 ms after the last: an answer and its bounds read at different
+    // moments would disagree about Date's second and Age's rounding.
+    let now = start;
+    const Policy = createPolicyClass(() => {
+      now += 150;
+      return now;
+    });
+    const stored = new Policy(
+      request,
+      { status: 200, headers: { 'cache-control': 'max-age=100' } },
+      { shared: true },
+    );
+    const entry: StoredResponse = {
+      key: 'GET example.com /',
+      variant: variantKey([], {}) as string,
+      host: 'example.com',
+      path: '/',
+      surrogateKeys: [],
+      policy: stored.toObject(),
+      body: Buffer.from('x'),
+      expiresAt: Number.POSITIVE_INFINITY,
+    };
+    const live = Policy.fromObject(entry.policy);
+    let kept = 0;
+    for (let step = 0; step < 60; step++) {
+      const before = now;
+      const found = lookupStored([entry], new LazyPolicyRequest({}, 'example.com', '/'), () => live);
+      // One clock read: answered from the kept answer; more: evaluated.
+      if (now - before === 150) kept += 1;
+      // Whichever way it answered, its last clock read is the instant the answer must be of.
+      const at = now;
+      const reference = Policy.fromObject(entry.policy);
+      const expected = atInstant(at, () => reference.evaluateRequest(request));
+      if (found.kind !== 'fresh') throw new Error(`not fresh: ${found.kind}`);
+      expect(found.found.headers).toEqual(expected.response?.headers);
+      expect(found.found.ttlSeconds).toBe(atInstant(at, () => ttlSeconds(reference)));
+    }
+    expect(kept).toBeGreaterThan(10);
   });
 
   test('are copies: changing one served does not change the next', () => {
@@ -102,7 +147,7 @@ describe('kept fresh answers', () => {
       { status: 200, headers: { 'cache-control': 'max-age=60' } },
       { shared: true },
     );
-    keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {});
+    keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {}, now);
     const first = keptFreshAnswer(policy);
     if (first === undefined) throw new Error('no kept answer');
     first.headers['content-length'] = '5';

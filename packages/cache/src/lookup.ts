@@ -1,5 +1,6 @@
 import type CachePolicy from 'http-cache-semantics';
 import { keepFreshAnswer, keptFreshAnswer } from './fresh-answers.js';
+import { atInstant, policyNow } from './policy.js';
 import type { LazyPolicyRequest } from './request-headers.js';
 import type { StoredResponse } from './stores/store.js';
 import {
@@ -41,7 +42,8 @@ export function lookupStored(
     const policy = policyOf(entry);
     const kept = keptFreshAnswer(policy);
     if (kept !== undefined) return { kind: 'fresh', found: { entry, policy, ...kept } };
-    const evaluation = policy.evaluateRequest(request);
+    const at = policyNow(policy);
+    const evaluation = atInstant(at, () => policy.evaluateRequest(request));
     if (evaluation.response === undefined) return { kind: 'revalidate', found: { entry, policy } };
     if (evaluation.revalidation !== undefined) {
       const found = { entry, policy, headers: evaluation.response.headers };
@@ -49,7 +51,7 @@ export function lookupStored(
     }
     return {
       kind: 'fresh',
-      found: { entry, policy, ...keepFreshAnswer(policy, evaluation.response.headers) },
+      found: { entry, policy, ...keepFreshAnswer(policy, evaluation.response.headers, at) },
     };
   }
   return { kind: 'vary-miss' };

@@ -44,6 +44,29 @@ export function forbidsStale(policy: CachePolicy): boolean {
   );
 }
 
+// The instant `atInstant` holds every policy's clock at while its function runs (synchronously).
+let heldInstant: number | undefined;
+
+/**
+ * Runs `read` with every policy's clock reading `at`: http-cache-semantics reads the clock several times
+ * in one evaluation (freshness, Age, Date), and an answer kept for later (fresh-answers.ts) must be the
+ * answer of one instant.
+ */
+export function atInstant<T>(at: number, read: () => T): T {
+  const outer = heldInstant;
+  heldInstant = at;
+  try {
+    return read();
+  } finally {
+    heldInstant = outer;
+  }
+}
+
+/** What a policy's clock reads now (the cache's clock, unless `atInstant` holds it). */
+export function policyNow(policy: CachePolicy): number {
+  return (policy as unknown as { now(): number }).now();
+}
+
 /**
  * A CachePolicy class whose clock is `clock` (epoch ms), so tests and the cache agree on "now", with two
  * corrections to http-cache-semantics 4.3.0:
@@ -58,7 +81,7 @@ export function createPolicyClass(clock: () => number): typeof CachePolicy {
   return class EdgeCachePolicy extends CachePolicy {
     // Not in the library's types, but documented there as the clock to replace.
     now(): number {
-      return clock();
+      return heldInstant ?? clock();
     }
 
     override evaluateRequest(request: CachePolicy.Request): CachePolicy.EvaluateRequestResult {

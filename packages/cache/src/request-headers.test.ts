@@ -36,4 +36,9 @@ describe('LazyPolicyRequest', () => {
     expect(request.headers).toEqual({ host: 'example.com', accept: 'a, b' });
     expect(request.headers).toBe(request.headers);
   });
+
+  test('a spread of it carries no client header (stored requests are built from spreads)', () => {
+    const request = new LazyPolicyRequest({ cookie: 'secret' }, 'example.com', '/');
+    expect({ ...request }).toEqual({ method: 'GET', url: '/' });
+  });
 });

@@ -89,24 +89,26 @@ export function policyHeaderValue(headers: HeaderMap, host: string, name: string
 export class LazyPolicyRequest implements PolicyRequest {
   readonly method = 'GET';
   readonly url: string;
+  // Private fields, not properties: a spread of this request (storageRequest) must not carry the client's
+  // headers along.
+  readonly #source: HeaderMap;
+  readonly #host: string;
   #headers: Record<string, string> | undefined;
 
-  constructor(
-    private readonly source: HeaderMap,
-    private readonly host: string,
-    path: string,
-  ) {
+  constructor(source: HeaderMap, host: string, path: string) {
+    this.#source = source;
+    this.#host = host;
     this.url = path;
   }
 
   get headers(): Record<string, string> {
-    this.#headers ??= policyRequestHeaders(this.source, this.host);
+    this.#headers ??= policyRequestHeaders(this.#source, this.#host);
     return this.#headers;
   }
 
   /** `headers[name]`, without building `headers`. */
   header(name: string): string | undefined {
-    return policyHeaderValue(this.source, this.host, name);
+    return policyHeaderValue(this.#source, this.#host, name);
   }
 }
 

@@ -13,6 +13,12 @@ const start = Date.parse('2025-03-28T10:00:00.250Z');
 const optional = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined });
 const secondsFromStart = (seconds: number) => new Date(start + seconds * 1000).toUTCString();
 
+/** A 200 response with `headers`, stored now, under a policy class whose clock is `clock`. */
+function storedResponse(headers: Record<string, string>, clock: () => number) {
+  const Policy = createPolicyClass(clock);
+  return { Policy, policy: new Policy(request, { status: 200, headers }, { shared: true }) };
+}
+
 // Short lifetimes, so that a few seconds of clock cross every boundary: Date, Age and ttl rounding,
 // staleness, stale-while-revalidate, and (with an Age near a day) the heuristic 113 warning.
 const responseHeaders = fc.record({
@@ -55,9 +61,10 @@ describe('kept fresh answers', () => {
     fc.assert(
       fc.property(responseHeaders, clockSteps, (stored, steps) => {
         let now = start;
-        const Policy = createPolicyClass(() => now);
-        const headers = Object.fromEntries(Object.entries(stored).filter(([, value]) => value !== undefined));
-        const live = new Policy(request, { status: 200, headers }, { shared: true });
+        const headers = Object.fromEntries(
+          Object.entries(stored).filter((pair): pair is [string, string] => pair[1] !== undefined),
+        );
+        const { Policy, policy: live } = storedResponse(headers, () => now);
         for (const step of steps) {
           now += step;
           // A policy with no kept answer, as the library sees the stored response at this instant.
@@ -84,11 +91,9 @@ describe('kept fresh answers', () => {
 
   test('end when the age passes a day on a heuristic lifetime, where the library adds its 113 warning', () => {
     let now = start;
-    const Policy = createPolicyClass(() => now);
-    const policy = new Policy(
-      request,
-      { status: 200, headers: { age: '86399', 'last-modified': secondsFromStart(-30 * 24 * 3600) } },
-      { shared: true },
+    const { policy } = storedResponse(
+      { age: '86399', 'last-modified': secondsFromStart(-30 * 24 * 3600) },
+      () => now,
     );
     now += 800; // age 86,399.8, Age says 86400, no warning yet; Date's second has just begun
     keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {}, now);
@@ -102,15 +107,10 @@ describe('kept fresh answers', () => {
     // Every read of this clock is 150 ms after the last: an answer and its bounds read at different
     // moments would disagree about Date's second and Age's rounding.
     let now = start;
-    const Policy = createPolicyClass(() => {
+    const { Policy, policy: stored } = storedResponse({ 'cache-control': 'max-age=100' }, () => {
       now += 150;
       return now;
     });
-    const stored = new Policy(
-      request,
-      { status: 200, headers: { 'cache-control': 'max-age=100' } },
-      { shared: true },
-    );
     const entry: StoredResponse = {
       key: 'GET example.com /',
       variant: variantKey([], {}) as string,
@@ -141,12 +141,7 @@ describe('kept fresh answers', () => {
 
   test('are copies: changing one served does not change the next', () => {
     const now = start;
-    const Policy = createPolicyClass(() => now);
-    const policy = new Policy(
-      request,
-      { status: 200, headers: { 'cache-control': 'max-age=60' } },
-      { shared: true },
-    );
+    const { policy } = storedResponse({ 'cache-control': 'max-age=60' }, () => now);
     keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {}, now);
     const first = keptFreshAnswer(policy);
     if (first === undefined) throw new Error('no kept answer');

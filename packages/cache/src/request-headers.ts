@@ -62,18 +62,24 @@ export function passRequestHeaders(headers: HeaderMap): HeaderMap {
 }
 
 /**
- * The request headers http-cache-semantics evaluates: single strings, request directives removed, and the
- * normalised host as `host` (its URL match compares `host`; the client's raw Host never takes part).
+ * The request headers http-cache-semantics evaluates: each as `policyHeaderValue` reads it (request
+ * directives left out rather than deleted after: a `delete` costs more than the copy of a header).
  */
 export function policyRequestHeaders(headers: HeaderMap, host: string): Record<string, string> {
-  const result = joinedHeaders(headers, IGNORED_REQUEST_DIRECTIVES);
+  const result: Record<string, string> = {};
+  for (const name in headers) {
+    const value = policyHeaderValue(headers, host, name);
+    if (value !== undefined) result[name] = value;
+  }
   result.host = host;
   return result;
 }
 
 /**
- * One header of `policyRequestHeaders(headers, host)`, read without building them all: the normalised host
- * for `host`, nothing for the ignored directives, the joined value for the rest (own fields only).
+ * One request header as http-cache-semantics sees it, the one place of that rule: the normalised host for
+ * `host` (its URL match compares `host`; the client's raw Host never takes part), nothing for the ignored
+ * directives, the joined value for the rest (own fields only). Variant matching reads headers this way
+ * without building them all.
  */
 export function policyHeaderValue(headers: HeaderMap, host: string, name: string): string | undefined {
   if (name === 'host') return host;
@@ -112,14 +118,10 @@ export class LazyPolicyRequest implements PolicyRequest {
   }
 }
 
-/**
- * A copy with every defined header as one string (repeated fields joined with `, `), leaving out `except`
- * (skipped rather than deleted after: a `delete` costs more than the copy of a header).
- */
-export function joinedHeaders(headers: HeaderMap, except?: ReadonlySet<string>): Record<string, string> {
+/** A copy with every defined header as one string (repeated fields joined with `, `). */
+export function joinedHeaders(headers: HeaderMap): Record<string, string> {
   const result: Record<string, string> = {};
   for (const name in headers) {
-    if (except?.has(name)) continue;
     const value = headerValue(headers, name);
     if (value !== undefined) result[name] = value;
   }

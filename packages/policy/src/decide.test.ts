@@ -51,6 +51,20 @@ describe('decide: how hosts match (DECISIONS #2)', () => {
     expect(blocked('x.star.example')).toBe(true);
   });
 
+  it('matches names of 31 labels and more, the most a name of 253 octets can have', () => {
+    // decide() skips suffixes by label count, with one bit for "31 or more": past it, every suffix counts.
+    const deep = `${'a.'.repeat(40)}deep.example`;
+    const deepest = `${'b.'.repeat(120)}x.example`;
+    const long = policyOf(
+      order('deep', { hosts: [deep] }),
+      order('deepest', { hosts: [`*.${'b.'.repeat(115)}x.example`] }),
+    );
+    expect(long.decide({ host: deep, country: 'FR' }).blocked).toBe(true);
+    expect(long.decide({ host: `c.${deep}`, country: 'FR' }).blocked).toBe(false);
+    expect(long.decide({ host: deepest, country: 'FR' })).toMatchObject({ blocked: true, match: 'wildcard' });
+    expect(long.decide({ host: deepest.toUpperCase(), country: 'FR' }).blocked).toBe(true);
+  });
+
   it('normalises the host it is given (DECISIONS #1)', () => {
     expect(summary(policy.decide({ host: 'EXACT.Example.:443', country: 'fr' }))).toEqual({
       blocked: true,

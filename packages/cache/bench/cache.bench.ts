@@ -19,6 +19,7 @@ import {
   type FetchOrigin,
   makeCacheKey,
 } from '../src/index.js';
+import { abortOnCancel } from '../test/support/abort-on-cancel.js';
 
 const ROUNDS = 7;
 /** Each request gets its own signal, as the edge gives each client request. */
@@ -45,10 +46,11 @@ async function startOrigin(latencyMs: number, cacheControl: string) {
     (request, signal) =>
       new Promise((resolve, reject) => {
         const outgoing = httpRequest(
-          { host: '127.0.0.1', port, path, method: request.method, signal, agent },
+          { host: '127.0.0.1', port, path, method: request.method, agent },
           (response) =>
             resolve({ status: response.statusCode ?? 0, headers: response.headers, body: response }),
         );
+        abortOnCancel(outgoing, signal);
         outgoing.on('error', reject).end();
       });
   return {

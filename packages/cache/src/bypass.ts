@@ -1,5 +1,6 @@
 import type { CacheInternals } from './cache-context.js';
 import { makeCacheKey } from './cache-key.js';
+import type { CancelSignal } from './cancellation.js';
 import { forwardResponse } from './forward.js';
 import { headerValue } from './request-headers.js';
 import type { CacheReply, CacheRequest, FetchOrigin, HeaderMap } from './types.js';
@@ -31,7 +32,7 @@ export async function bypassOrigin(
   cache: CacheInternals,
   request: CacheRequest,
   fetchOrigin: FetchOrigin,
-  signal: AbortSignal,
+  signal: CancelSignal,
   reason: BypassReason,
 ): Promise<CacheReply> {
   const response = await fetchOrigin({ method: request.method, headers: request.headers }, signal);

@@ -1,6 +1,7 @@
 import type { FlightPlan } from './admit-response.js';
 import type { RequestContext } from './cache-context.js';
 import type { ForwardReason } from './cache-status.js';
+import type { CancelSignal } from './cancellation.js';
 import type { Flight } from './flight.js';
 import { forwardResponse } from './forward.js';
 import { type Found, variantMatches } from './lookup.js';
@@ -23,7 +24,7 @@ import type { CacheReply } from './types.js';
  */
 export async function obtain(
   context: RequestContext,
-  signal: AbortSignal,
+  signal: CancelSignal,
   stale: Found | undefined,
   fwd: ForwardReason,
 ): Promise<CacheReply> {
@@ -37,7 +38,7 @@ export async function obtain(
 /** Starts a flight and waits for the leader's part of it; `register: false` lets nobody join it. */
 function lead(
   context: RequestContext,
-  signal: AbortSignal,
+  signal: CancelSignal,
   plan: FlightPlan,
   register: boolean,
 ): Promise<CacheReply> {
@@ -52,7 +53,7 @@ function lead(
 /** Waits for another request's flight, then reuses its response, or goes to the origin itself. */
 async function wait(
   context: RequestContext,
-  signal: AbortSignal,
+  signal: CancelSignal,
   flight: Flight,
   stale: Found | undefined,
   fwd: ForwardReason,
@@ -106,7 +107,7 @@ export function refreshInBackground(context: RequestContext, stale: Found): void
 /** A HEAD miss: forwarded as HEAD and not stored (a HEAD response has no body to fill the cache with). */
 async function forwardHead(
   context: RequestContext,
-  signal: AbortSignal,
+  signal: CancelSignal,
   fwd: ForwardReason,
 ): Promise<CacheReply> {
   const { request } = context;
@@ -128,7 +129,7 @@ async function forwardHead(
  * The leader's side: its reply, unless its client leaves first. Then the flight is told (it goes on for
  * any waiters) and a reply that arrives later has its body destroyed, since nobody will read it.
  */
-function leaderReply(reply: Promise<CacheReply>, flight: Flight, signal: AbortSignal): Promise<CacheReply> {
+function leaderReply(reply: Promise<CacheReply>, flight: Flight, signal: CancelSignal): Promise<CacheReply> {
   const abandonBody = (late: CacheReply) => {
     if (late.body !== null && !Buffer.isBuffer(late.body)) late.body.destroy();
   };
@@ -162,7 +163,7 @@ function leaderReply(reply: Promise<CacheReply>, flight: Flight, signal: AbortSi
  * From here the edge streams the body; if the client still goes, stop reading the origin. The listener
  * lives only as long as the body, so a signal shared by many requests does not collect listeners.
  */
-function abandonWithClient(reply: CacheReply, signal: AbortSignal): void {
+function abandonWithClient(reply: CacheReply, signal: CancelSignal): void {
   const { body } = reply;
   if (body === null || Buffer.isBuffer(body) || body.destroyed) return;
   const onAbort = () => body.destroy();
@@ -171,7 +172,7 @@ function abandonWithClient(reply: CacheReply, signal: AbortSignal): void {
 }
 
 /** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+function untilAborted<T>(promise: Promise<T>, signal: CancelSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

@@ -1,3 +1,4 @@
+import { Cancellation, type CancelSignal } from './cancellation.js';
 import type { StoredResponse } from './stores/store.js';
 
 /** What a coalesced origin fetch tells the requests waiting for it. */
@@ -16,7 +17,7 @@ export type FlightResult =
  */
 export interface Flight {
   /** The signal handed to `fetchOrigin`. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   readonly result: Promise<FlightResult>;
   /** Whether the request that started the fetch is still there to receive the response. */
   readonly leaderPresent: boolean;
@@ -33,9 +34,9 @@ export interface Flight {
  * Creates a flight; `onSettled` runs once when it settles (the table removes it then). A `background`
  * flight has no leader and is never aborted for lack of interest (a stale-while-revalidate refresh).
  * A flight nobody can join may fetch with its leader's own `leaderSignal`: the leader is all the interest
- * there is, so the fetch stops when its client goes, and no AbortController is made for it.
+ * there is, so the fetch stops when its client goes, and no Cancellation is made for it.
  */
-export function createFlight(onSettled: () => void, background = false, leaderSignal?: AbortSignal): Flight {
+export function createFlight(onSettled: () => void, background = false, leaderSignal?: CancelSignal): Flight {
   return new OriginFlight(onSettled, background, leaderSignal);
 }
 
@@ -47,10 +48,10 @@ export function createFlight(onSettled: () => void, background = false, leaderSi
  * p99 of 15–50 ms instead of 6–10 ms at 1,100 req/s.
  */
 class OriginFlight implements Flight {
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   readonly result: Promise<FlightResult>;
-  readonly #controller: AbortController | undefined;
-  readonly #leaderSignal: AbortSignal | undefined;
+  readonly #cancellation: Cancellation | undefined;
+  readonly #leaderSignal: CancelSignal | undefined;
   readonly #onSettled: () => void;
   #interest: number;
   #responded = false;
@@ -58,13 +59,13 @@ class OriginFlight implements Flight {
   #leaderPresent: boolean;
   #resolveResult: (result: FlightResult) => void = () => {};
 
-  constructor(onSettled: () => void, background: boolean, leaderSignal: AbortSignal | undefined) {
-    this.#controller = leaderSignal === undefined ? new AbortController() : undefined;
+  constructor(onSettled: () => void, background: boolean, leaderSignal: CancelSignal | undefined) {
+    this.#cancellation = leaderSignal === undefined ? new Cancellation() : undefined;
     this.#leaderSignal = leaderSignal;
     this.#onSettled = onSettled;
     this.#interest = background ? 1 : 0;
     this.#leaderPresent = !background;
-    this.signal = leaderSignal ?? (this.#controller as AbortController).signal;
+    this.signal = leaderSignal ?? (this.#cancellation as Cancellation);
     this.result = new Promise<FlightResult>((resolve) => {
       this.#resolveResult = resolve;
     });
@@ -81,7 +82,7 @@ class OriginFlight implements Flight {
   leave(): void {
     this.#interest -= 1;
     if (this.#interest === 0 && !this.#responded && !this.#settled) {
-      this.#controller?.abort(new Error('every request waiting for this origin fetch has gone'));
+      this.#cancellation?.abort(new Error('every request waiting for this origin fetch has gone'));
       this.settle({ kind: 'released' });
     }
   }
@@ -113,7 +114,7 @@ export interface FlightTable {
    */
   start(
     key: string,
-    options: { register: boolean; background?: boolean; leaderSignal?: AbortSignal },
+    options: { register: boolean; background?: boolean; leaderSignal?: CancelSignal },
   ): Flight;
   readonly size: number;
 }

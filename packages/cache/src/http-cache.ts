@@ -3,6 +3,7 @@ import { bypassOrigin, requestBypassReason } from './bypass.js';
 import type { CacheInternals, RequestContext } from './cache-context.js';
 import { makeCacheKey } from './cache-key.js';
 import { isCacheStatusName } from './cache-status.js';
+import type { CancelSignal } from './cancellation.js';
 import { obtain, refreshInBackground } from './coalesce.js';
 import { CacheError } from './errors.js';
 import { createFillBudget } from './fill-budget.js';
@@ -54,7 +55,7 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
     fetchOrigin: FetchOrigin,
     clientSignal: ClientSignal,
   ): Promise<CacheReply> {
-    if (typeof clientSignal !== 'function') clientSignal.throwIfAborted();
+    if (typeof clientSignal !== 'function' && clientSignal.aborted) throw clientSignal.reason;
     const signal = () => (typeof clientSignal === 'function' ? clientSignal() : clientSignal);
     const bypass =
       request.method === 'GET' || request.method === 'HEAD' ? requestBypassReason(request.headers) : 'method';
@@ -102,7 +103,7 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
 }
 
 /** The store could not be read: the origin answers, nothing is stored (degrade, don't die). */
-async function forwardOnStoreError(context: RequestContext, signal: AbortSignal): Promise<CacheReply> {
+async function forwardOnStoreError(context: RequestContext, signal: CancelSignal): Promise<CacheReply> {
   const { request } = context;
   const headers = passRequestHeaders(request.headers);
   const response = await context.fetchOrigin({ method: request.method, headers }, signal);

@@ -1,5 +1,6 @@
 // The public API of @edge451/cache: other packages import nothing else.
 export { makeCacheKey } from './cache-key.js';
+export { Cancellation, type CancelSignal } from './cancellation.js';
 export { CacheError, type CacheErrorCode } from './errors.js';
 export { createHttpCache, type HttpCacheOptions } from './http-cache.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { CancelSignal } from './cancellation.js';
 
 /** Header map as node:http gives it: lower-case names, `set-cookie` as an array. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -73,11 +74,11 @@ export interface OriginResponse {
  */
 export type FetchOrigin = (
   request: { headers: HeaderMap; method: string },
-  signal: AbortSignal,
+  signal: CancelSignal,
 ) => Promise<OriginResponse>;
 
 /** The client's abort signal, or a function that makes it on first use. */
-export type ClientSignal = AbortSignal | (() => AbortSignal);
+export type ClientSignal = CancelSignal | (() => CancelSignal);
 
 /** How a store attempt ended: `stored`, or the reason it was not. */
 export type StoreResult = 'stored' | NotStoredReason;
@@ -152,7 +153,7 @@ export interface HttpCache {
    * Rejects with `signal.reason` when the client goes away before the reply is ready, and with
    * `fetchOrigin`'s own error when the origin fails and no stale response may be used.
    * `signal` may be a function returning it: it is then called only when the request needs the origin,
-   * so a hit never pays for an AbortController.
+   * so a hit never pays for making one.
    */
   serve(request: CacheRequest, fetchOrigin: FetchOrigin, signal: ClientSignal): Promise<CacheReply>;
   /** Removes entries; resolves with how many went. Rejects with `CACHE_PURGE_INVALID` on a malformed selector. */

@@ -1,5 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
-import type { FetchOrigin, HeaderMap } from '@edge451/cache';
+import type { CancelSignal, FetchOrigin, HeaderMap } from '@edge451/cache';
+import { abortOnCancel } from './abort-on-cancel.js';
 
 /** The error shape the edge's upstream rejects with. */
 export interface OriginError extends Error {
@@ -15,7 +16,7 @@ export interface OriginError extends Error {
 export function fetchFrom(port: number, path: string): FetchOrigin & { calls: number } {
   const agent = agentFor(port);
   const fetchOrigin = Object.assign(
-    (request: { headers: HeaderMap; method: string }, signal: AbortSignal) => {
+    (request: { headers: HeaderMap; method: string }, signal: CancelSignal) => {
       fetchOrigin.calls += 1;
       return new Promise<Awaited<ReturnType<FetchOrigin>>>((resolve, reject) => {
         const outgoing = httpRequest(
@@ -25,7 +26,6 @@ export function fetchFrom(port: number, path: string): FetchOrigin & { calls: nu
             path,
             method: request.method,
             headers: definedHeaders(request.headers),
-            signal,
             agent,
           },
           (response) =>
@@ -39,6 +39,7 @@ export function fetchFrom(port: number, path: string): FetchOrigin & { calls: nu
           error.source = 'origin';
           reject(error);
         });
+        abortOnCancel(outgoing, signal);
         outgoing.end();
       });
     },

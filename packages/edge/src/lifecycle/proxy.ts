@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { CancelSignal } from '@edge451/cache';
 import { toEdgeError } from '../errors.js';
 import { toClientResponseHeaders, upstreamRequestHeaders } from '../upstream/forward-headers.js';
 import type { OriginPools, OriginResponse } from '../upstream/origin-pools.js';
@@ -7,7 +8,7 @@ import type { Reply, RequestContext } from './context.js';
 /** The origin request a phase may adjust before it is sent (the cache adds conditional headers). */
 export type OriginCall = (
   request: { method: string; headers: Record<string, string | string[] | undefined> },
-  signal: AbortSignal,
+  signal: CancelSignal,
 ) => Promise<OriginResponse>;
 
 /**

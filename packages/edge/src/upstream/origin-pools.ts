@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { CancelSignal } from '@edge451/cache';
 import { Pool } from 'undici';
 import type { Site } from '../lifecycle/route.js';
 
@@ -14,7 +15,7 @@ export type OriginRequest = {
   path: string;
   headers: Record<string, string | string[]>;
   body: Readable | null;
-  signal: AbortSignal;
+  signal: CancelSignal;
 };
 
 /** One keep-alive undici Pool per site, created lazily, closed together on shutdown. */
@@ -28,7 +29,10 @@ export class OriginPools {
       path: request.path,
       headers: request.headers,
       body: request.body,
-      signal: request.signal,
+      // undici types `signal` as an AbortSignal or EventEmitter, but it only reads `aborted` and `reason`
+      // and calls add/removeEventListener (util.addAbortListener, api/abort-signal.js): a Cancellation
+      // is enough, and is what the edge passes (see client-abort.ts for why not an AbortSignal).
+      signal: request.signal as AbortSignal,
     });
     return { status: response.statusCode, headers: response.headers, body: response.body };
   }

@@ -138,14 +138,4 @@ describe('kept fresh answers', () => {
     }
     expect(kept).toBeGreaterThan(10);
   });
-
-  test('are copies: changing one served does not change the next', () => {
-    const now = start;
-    const { policy } = storedResponse({ 'cache-control': 'max-age=60' }, () => now);
-    keepFreshAnswer(policy, policy.evaluateRequest(request).response?.headers ?? {}, now);
-    const first = keptFreshAnswer(policy);
-    if (first === undefined) throw new Error('no kept answer');
-    first.headers['content-length'] = '5';
-    expect(keptFreshAnswer(policy)?.headers['content-length']).toBeUndefined();
-  });
 });

@@ -19,8 +19,8 @@ import { atInstant, policyNow, ttlSeconds } from './policy.js';
  * early but never late. A clock that goes back also ends it.
  */
 export interface FreshAnswer {
-  /** The response headers to serve (a copy per call: the caller may change it). */
-  readonly headers: CachePolicy.Headers;
+  /** The response headers to serve: shared by every hit the answer is kept for, so never changed. */
+  readonly headers: Readonly<CachePolicy.Headers>;
   readonly ttlSeconds: number;
 }
 
@@ -43,7 +43,7 @@ export function keptFreshAnswer(policy: CachePolicy): FreshAnswer | undefined {
   if (kept === undefined) return undefined;
   const now = policyNow(policy);
   if (now < kept.since || now >= kept.until) return undefined;
-  return { headers: { ...kept.headers }, ttlSeconds: kept.ttlSeconds };
+  return kept;
 }
 
 /**
@@ -71,6 +71,7 @@ export function keepFreshAnswer(
   ];
   const nextDate = (Math.floor(since / 1000) + 1) * 1000;
   const until = Math.min(nextDate, since + Math.min(...secondsUntil) * 1000) - SAFETY_MS;
-  keptAnswers.set(policy, { since, until, headers: { ...headers }, ttlSeconds: ttl });
-  return { headers, ttlSeconds: ttl };
+  const kept = { since, until, headers, ttlSeconds: ttl };
+  keptAnswers.set(policy, kept);
+  return kept;
 }

@@ -15,8 +15,8 @@ import {
 export interface Found {
   readonly entry: StoredResponse;
   readonly policy: CachePolicy;
-  /** The headers to serve it with, when the evaluation already computed them (Age and Date set). */
-  readonly headers?: CachePolicy.Headers;
+  /** The headers to serve it with, when the evaluation already computed them (Age and Date set); read-only. */
+  readonly headers?: Readonly<CachePolicy.Headers>;
   /** Cache-Status `ttl`, when the evaluation already computed it. */
   readonly ttlSeconds?: number;
 }
@@ -41,7 +41,9 @@ export function lookupStored(
     if (!variantMatches(entry, request)) continue;
     const policy = policyOf(entry);
     const kept = keptFreshAnswer(policy);
-    if (kept !== undefined) return { kind: 'fresh', found: { entry, policy, ...kept } };
+    if (kept !== undefined) {
+      return { kind: 'fresh', found: { entry, policy, headers: kept.headers, ttlSeconds: kept.ttlSeconds } };
+    }
     const at = policyNow(policy);
     const evaluation = atInstant(at, () => policy.evaluateRequest(request));
     if (evaluation.response === undefined) return { kind: 'revalidate', found: { entry, policy } };
@@ -49,9 +51,10 @@ export function lookupStored(
       const found = { entry, policy, headers: evaluation.response.headers };
       return { kind: 'stale-while-revalidate', found };
     }
+    const answer = keepFreshAnswer(policy, evaluation.response.headers, at);
     return {
       kind: 'fresh',
-      found: { entry, policy, ...keepFreshAnswer(policy, evaluation.response.headers, at) },
+      found: { entry, policy, headers: answer.headers, ttlSeconds: answer.ttlSeconds },
     };
   }
   return { kind: 'vary-miss' };

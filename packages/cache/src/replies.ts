@@ -69,7 +69,8 @@ export function replyFromStored(
 ): CacheReply {
   const { entry, policy } = found;
   const status = entry.policy.st;
-  const headers = (found.headers ?? policy.responseHeaders()) as Record<string, string | string[]>;
+  // Read, never written: a fresh hit's headers are the answer fresh-answers.ts keeps for later hits.
+  const headers = (found.headers ?? policy.responseHeaders()) as Readonly<Record<string, string | string[]>>;
   const ttl = found.ttlSeconds ?? ttlSeconds(policy);
   if (isNotModified(context.request.headers, status, headers)) {
     const notModified = notModifiedHeaders(headers);
@@ -84,9 +85,19 @@ export function replyFromStored(
     });
   }
   const withBody = mayHaveBody(status);
-  if (withBody) headers['content-length'] = String(entry.body.length);
   const body = withBody && context.request.method !== 'HEAD' ? entry.body : null;
-  return makeReply(context.cache.name, { status, headers, body, outcome, facts, collapsed, ttlSeconds: ttl });
+  const reply = makeReply(context.cache.name, {
+    status,
+    headers,
+    body,
+    outcome,
+    facts,
+    collapsed,
+    ttlSeconds: ttl,
+  });
+  // On the reply's own copy of the headers (makeReply makes one per reply).
+  if (withBody) reply.headers['content-length'] = String(entry.body.length);
+  return reply;
 }
 
 /** Whether a response with `status` carries content (RFC 9110 §6.4.1). */

@@ -23,6 +23,24 @@ describe('freshness', () => {
     expect(origin.count()).toBe(2);
   });
 
+  test("a hit's headers are the caller's: changing one reply changes no later hit", async () => {
+    // Hits inside one second share a kept answer (fresh-answers.ts): each reply must still get its own copy.
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60' }, 'v1'));
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/own'));
+    const first = await fetchThrough(cache, origin, cacheRequest('/own'));
+    expect(first.outcome).toBe('hit');
+    first.headers['x-changed'] = 'yes';
+    first.headers['cache-control'] = 'no-store';
+    delete first.headers['content-length'];
+    const second = await fetchThrough(cache, origin, cacheRequest('/own'));
+    expect(second.outcome).toBe('hit');
+    expect(second.headers['x-changed']).toBeUndefined();
+    expect(second.headers['cache-control']).toBe('max-age=60');
+    expect(second.headers['content-length']).toBe('2');
+  });
+
   test("the origin's Age counts against freshness", async () => {
     const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60', age: '50' }, 'x'));
     const clock = manualClock();

@@ -1,10 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
-import { CacheError, type PurgeSelector } from '@edge451/cache';
+import type { PurgeSelector } from '@edge451/cache';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics } from '../observe/metrics.js';
 import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
+import { ClusterPurges, sendToWorker } from './cluster-purges.js';
 import type { EdgeNode } from './edge-node.js';
 import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
 import { snapshotOf } from './policy-replica.js';
@@ -31,11 +32,8 @@ export async function startClusterPrimary(
   let stopping = false;
   let current = config;
 
-  const send = (worker: Worker, message: PrimaryMessage) => {
-    if (worker.isConnected()) worker.send(message);
-  };
   const broadcast = (message: PrimaryMessage) => {
-    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, message);
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker) sendToWorker(worker, message);
   };
   policy.onChange((after, _before, change) => {
     broadcast(
@@ -52,13 +50,16 @@ export async function startClusterPrimary(
   const fork = () => {
     const worker = cluster.fork(env);
     const startedAt = Date.now();
+    worker.on('error', (error) =>
+      logger.warn({ err: error, worker_pid: worker.process.pid }, 'worker IPC error'),
+    );
     worker.on('message', (message: WorkerMessage) => {
       switch (message.type) {
         case 'hello':
-          send(worker, { type: 'start', config: current, snapshot: snapshotOf(policy.current()) });
+          sendToWorker(worker, { type: 'start', config: current, snapshot: snapshotOf(policy.current()) });
           return;
         case 'resync':
-          send(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
+          sendToWorker(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
           return;
         case 'ready':
           ready.set(worker, message.url);
@@ -135,7 +136,7 @@ export async function startClusterPrimary(
       const id = nextConfigId++;
       const waiting = new Set(ready.keys());
       configAcks.set(id, waiting);
-      for (const worker of waiting) send(worker, { type: 'config', id, config: next });
+      for (const worker of waiting) sendToWorker(worker, { type: 'config', id, config: next });
       while (waiting.size > 0 && [...waiting].some((worker) => !worker.isDead())) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
@@ -169,58 +170,4 @@ async function allReady(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return [...ready.values()][0] ?? '';
-}
-
-type PurgeReply = Extract<WorkerMessage, { type: 'purged' }>;
-
-/** Fans a purge out to every ready worker (each has its own memory cache) and sums what they removed. */
-class ClusterPurges {
-  private nextId = 1;
-  private readonly pending = new Map<
-    number,
-    { waiting: Set<Worker>; total: number; done: (error?: Error) => void }
-  >();
-
-  constructor(private readonly workers: () => Worker[]) {}
-
-  run(selector: PurgeSelector): Promise<number> {
-    const id = this.nextId++;
-    const targets = this.workers();
-    return new Promise<number>((resolve, reject) => {
-      const entry = {
-        waiting: new Set(targets),
-        total: 0,
-        done: (error?: Error) => {
-          this.pending.delete(id);
-          if (error === undefined) resolve(entry.total);
-          else reject(error);
-        },
-      };
-      this.pending.set(id, entry);
-      if (targets.length === 0) entry.done();
-      for (const worker of targets) worker.send({ type: 'purge', id, selector } satisfies PrimaryMessage);
-    });
-  }
-
-  /** A worker that died takes its cache with it: stop waiting for its answer. */
-  forget(worker: Worker): void {
-    for (const entry of [...this.pending.values()]) {
-      if (entry.waiting.delete(worker) && entry.waiting.size === 0) entry.done();
-    }
-  }
-
-  settle(worker: Worker, reply: PurgeReply): void {
-    const entry = this.pending.get(reply.id);
-    if (entry === undefined) return;
-    if (reply.error !== undefined) {
-      const message = reply.error.message;
-      entry.done(
-        reply.error.client ? new CacheError('CACHE_PURGE_INVALID', message, 'client') : new Error(message),
-      );
-      return;
-    }
-    entry.total += reply.count;
-    entry.waiting.delete(worker);
-    if (entry.waiting.size === 0) entry.done();
-  }
 }

@@ -20,15 +20,24 @@ export async function listenForProxyProtocol(
   const isTrustedPeer = createTrustedPeerCheck(trustedProxies);
   const tcp = createServer((socket: Socket) => {
     const trustedPeer = isTrustedPeer(socket.remoteAddress ?? '');
-    readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: 5_000 }).then((result) => {
-      if (!result.ok) {
-        logger.debug({ peer: socket.remoteAddress, reason: result.reason }, 'PROXY protocol header refused');
+    readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: 5_000 })
+      .then((result) => {
+        if (!result.ok) {
+          logger.debug(
+            { peer: socket.remoteAddress, reason: result.reason },
+            'PROXY protocol header refused',
+          );
+          socket.destroy();
+          return;
+        }
+        if (result.sourceAddress !== null) proxyProtocolAddresses.set(socket, result.sourceAddress);
+        handOff(socket);
+      })
+      // Nothing above is expected to throw; if it does, one connection fails, not the process.
+      .catch((error: Error) => {
+        logger.warn({ err: error, peer: socket.remoteAddress }, 'connection failed after its PROXY header');
         socket.destroy();
-        return;
-      }
-      if (result.sourceAddress !== null) proxyProtocolAddresses.set(socket, result.sourceAddress);
-      handOff(socket);
-    });
+      });
   });
   tcp.listen(listen.port, listen.host);
   await once(tcp, 'listening');

@@ -46,37 +46,40 @@ export function createTlsAcceptor(options: TlsAcceptorOptions): TlsAcceptor {
       logger.debug({ peer: socket.remoteAddress, reason, detail }, 'TLS connection refused');
       socket.destroy();
     };
-    void readClientHello(socket, handshakeTimeoutMs).then((hello) => {
-      if (!hello.ok) return refuse(hello.reason, hello.detail);
-      const pair = selectCertificate(hello.serverName);
-      const tls = new TLSSocket(socket, {
-        isServer: true,
-        secureContext: pair.context,
-        // HTTP/1.1 only for now; a client that offers h2 too picks http/1.1 (RFC 7301 §3.2).
-        ALPNProtocols: ['http/1.1'],
-      });
-      rememberServedCertificate(tls, pair);
-      const proxied = proxyProtocolAddresses.get(socket);
-      if (proxied !== undefined) proxyProtocolAddresses.set(tls, proxied);
-      const timer = setTimeout(
-        () => refuse('handshake-timeout'),
-        Math.max(0, handshakeTimeoutMs - (Date.now() - startedAt)),
-      );
-      timer.unref();
-      const onError = (error: Error) => {
-        clearTimeout(timer);
-        refuse('handshake-failed', error.message);
-        tls.destroy();
-      };
-      tls.on('error', onError);
-      tls.once('secure', () => {
-        clearTimeout(timer);
-        pending.delete(socket);
-        // From here node:http owns the socket and its errors (it answers 400 or closes).
-        tls.off('error', onError);
-        handOff(tls);
-      });
-    });
+    void readClientHello(socket, handshakeTimeoutMs)
+      .then((hello) => {
+        if (!hello.ok) return refuse(hello.reason, hello.detail);
+        const pair = selectCertificate(hello.serverName);
+        const tls = new TLSSocket(socket, {
+          isServer: true,
+          secureContext: pair.context,
+          // HTTP/1.1 only for now; a client that offers h2 too picks http/1.1 (RFC 7301 §3.2).
+          ALPNProtocols: ['http/1.1'],
+        });
+        rememberServedCertificate(tls, pair);
+        const proxied = proxyProtocolAddresses.get(socket);
+        if (proxied !== undefined) proxyProtocolAddresses.set(tls, proxied);
+        const timer = setTimeout(
+          () => refuse('handshake-timeout'),
+          Math.max(0, handshakeTimeoutMs - (Date.now() - startedAt)),
+        );
+        timer.unref();
+        const onError = (error: Error) => {
+          clearTimeout(timer);
+          refuse('handshake-failed', error.message);
+          tls.destroy();
+        };
+        tls.on('error', onError);
+        tls.once('secure', () => {
+          clearTimeout(timer);
+          pending.delete(socket);
+          // From here node:http owns the socket and its errors (it answers 400 or closes).
+          tls.off('error', onError);
+          handOff(tls);
+        });
+      })
+      // Nothing above is expected to throw; if it does, one connection fails, not the process.
+      .catch((error: Error) => refuse('internal', error.message));
   };
 
   return {

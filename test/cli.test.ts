@@ -105,12 +105,11 @@ legal:
     expect(result.code).toBe(1);
     const report = withoutDir(result.stderr, dir);
     expect(report).toContain('<dir>/policy.yaml');
-    // The line is welcome but optional: file, order id and field are what an operator needs.
     expect(report).toMatch(
-      /^<dir>\/policy\.yaml(:5)?: orders\[0\] \(id "fr-2025-motogp"\)\.countries\[1\]: expected .*"FRANCE"$/m,
+      /^<dir>\/policy\.yaml:5: orders\[0\] \(id "fr-2025-motogp"\)\.countries\[1\]: expected .*"FRANCE"$/m,
     );
     expect(report).toMatch(
-      /^<dir>\/policy\.yaml(:6)?: orders\[0\] \(id "fr-2025-motogp"\)\.hosts\[1\]: expected .*"not a host\/"/m,
+      /^<dir>\/policy\.yaml:6: orders\[0\] \(id "fr-2025-motogp"\)\.hosts\[1\]: expected .*"not a host\/"/m,
     );
     expect(report).toMatch(/^2 problem\(s\) found$/m);
   });

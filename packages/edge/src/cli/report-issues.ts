@@ -8,6 +8,7 @@ export function issuesOf(error: unknown): ConfigIssue[] | undefined {
     return error.issues.map((issue) => ({
       file: issue.file ?? '(policy)',
       path: issue.path,
+      ...(issue.line === undefined ? {} : { line: issue.line }),
       message: issue.message,
     }));
   }

@@ -11,7 +11,7 @@ import { createFlightTable } from './flight.js';
 import { forwardResponse } from './forward.js';
 import { lookupStored } from './lookup.js';
 import { createPolicyClass } from './policy.js';
-import { toStoreSelector } from './purge-selector.js';
+import { type PurgeHostForm, toStoreSelector } from './purge-selector.js';
 import { replyFromStored } from './replies.js';
 import { LazyPolicyRequest, passRequestHeaders } from './request-headers.js';
 import { createMemoryStore } from './stores/memory-store.js';
@@ -39,6 +39,8 @@ export interface HttpCacheOptions {
   staleRetentionMs?: number;
   /** How long a URL whose response could not be stored is not coalesced; default 30 s. */
   uncacheableMemoryMs?: number;
+  /** Puts purge selectors' hosts into the form request hosts are stored under; default: accept only that form. */
+  purgeHostForm?: PurgeHostForm;
 }
 
 /**
@@ -93,7 +95,7 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
   return {
     serve,
     async purge(selector) {
-      return store.delete(toStoreSelector(selector));
+      return store.delete(toStoreSelector(selector, options.purgeHostForm));
     },
     get stats() {
       const { entries, bytes } = store.stats;

@@ -33,4 +33,31 @@ describe('toStoreSelector', () => {
       key: 'GET 127.0.0.1 /health',
     });
   });
+
+  test('every host of a selector goes through the host form it is given, and one it refuses is a client error', () => {
+    const lowerCase = (host: string) => (host.includes(' ') ? undefined : host.toLowerCase());
+    expect(toStoreSelector({ host: 'A.Example' }, lowerCase)).toEqual({ kind: 'host', host: 'a.example' });
+    expect(toStoreSelector({ hostSuffix: 'A.Example' }, lowerCase)).toEqual({
+      kind: 'host-suffix',
+      suffix: 'a.example',
+    });
+    expect(toStoreSelector({ prefix: 'A.Example/Images/' }, lowerCase)).toEqual({
+      kind: 'host',
+      host: 'a.example',
+      pathPrefix: '/Images/',
+    });
+    expect(toStoreSelector({ url: 'https://A.Example/P?Q' }, lowerCase)).toEqual({
+      kind: 'key',
+      key: 'GET a.example /P?Q',
+    });
+    expect(() => toStoreSelector({ host: 'a example' }, lowerCase)).toThrow(
+      'invalid purge selector: expected a host name or IP address as requests use them, got "a example"',
+    );
+  });
+
+  test('by default a host must already be in the stored form', () => {
+    for (const host of ['A.example', 'a.example.', 'a.example:80', '[::1]']) {
+      expect(() => toStoreSelector({ host })).toThrow(/^invalid purge selector: expected a host name/);
+    }
+  });
 });

@@ -4,11 +4,39 @@ import type { StoreSelector } from './stores/store.js';
 import type { PurgeSelector } from './types.js';
 
 /**
- * Turns an operator's purge selector into what the store understands, checking it first: exactly one
- * kind, non-empty strings, a `/` after the host of a URL or prefix. Throws `CACHE_PURGE_INVALID`
- * (source `client`) with a message naming the selector and what was expected.
+ * Puts an operator's host into the form requests' hosts are stored under, or says it has none
+ * (undefined). The edge passes `normalizeHost` of @edge451/policy, the one rule for hosts, so that
+ * `Example.COM.`, `example.com:443` and a Unicode name purge what requests to them stored.
  */
-export function toStoreSelector(selector: PurgeSelector): StoreSelector {
+export type PurgeHostForm = (host: string) => string | undefined;
+
+/**
+ * The default form: hosts must already be normalised (lower-case A-labels, no port, no trailing dot, an
+ * IPv6 literal unbracketed), because purge hosts are compared with stored hosts as they are; refusing
+ * anything else turns a purge that would silently match nothing into a clear error.
+ */
+export const alreadyNormalisedHost: PurgeHostForm = (host) => (normalisedHost.test(host) ? host : undefined);
+
+// A lower-case name (letters, digits, `-`, `_`, no empty label), a dotted IPv4, or an unbracketed IPv6:
+// the forms normalizeHost returns. A port or a trailing dot could never match a stored entry.
+const normalisedHost = /^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|[0-9a-f:]*:[0-9a-f:.]*)$/;
+
+/**
+ * Turns an operator's purge selector into what the store understands, checking it first: exactly one
+ * kind, non-empty strings, a `/` after the host of a URL or prefix, hosts in `hostForm`. Throws
+ * `CACHE_PURGE_INVALID` (source `client`) with a message naming the selector and what was expected.
+ */
+export function toStoreSelector(
+  selector: PurgeSelector,
+  hostForm: PurgeHostForm = alreadyNormalisedHost,
+): StoreSelector {
+  const hostOnly = (host: string): string => {
+    const stored = hostForm(host);
+    if (stored === undefined) {
+      throw invalid(`expected a host name or IP address as requests use them, got ${JSON.stringify(host)}`);
+    }
+    return stored;
+  };
   const given = Object.keys(selector ?? {});
   if (given.length !== 1) {
     throw invalid(
@@ -28,11 +56,11 @@ export function toStoreSelector(selector: PurgeSelector): StoreSelector {
   }
   if ('prefix' in selector) {
     const { host, path } = splitHostAndPath('prefix', nonEmpty('prefix', selector.prefix));
-    return { kind: 'host', host, pathPrefix: path };
+    return { kind: 'host', host: hostOnly(host), pathPrefix: path };
   }
   if ('url' in selector) {
     const { host, path } = splitHostAndPath('url', nonEmpty('url', selector.url));
-    return { kind: 'key', key: makeCacheKey({ method: 'GET', host, path }) };
+    return { kind: 'key', key: makeCacheKey({ method: 'GET', host: hostOnly(host), path }) };
   }
   throw invalid(
     `unknown selector ${describe(given)}; expected url, host, hostSuffix, prefix, surrogateKey or all`,
@@ -48,26 +76,8 @@ function splitHostAndPath(field: string, value: string): { host: string; path: s
       `${field} must be a host followed by a path starting with "/", got ${JSON.stringify(value)}`,
     );
   }
-  return { host: hostOnly(withoutScheme.slice(0, slash)), path: withoutScheme.slice(slash) };
+  return { host: withoutScheme.slice(0, slash), path: withoutScheme.slice(slash) };
 }
-
-/**
- * Purge hosts are compared with stored hosts as they are, so they must already be normalised
- * (`normalizeHost` of @edge451/policy: lower-case A-labels). Refusing anything else turns a purge that
- * would silently match nothing into a clear error.
- */
-function hostOnly(host: string): string {
-  if (!normalisedHost.test(host)) {
-    throw invalid(
-      `host must be normalised (lower-case, no port, no trailing dot, as normalizeHost returns it), got ${JSON.stringify(host)}`,
-    );
-  }
-  return host;
-}
-
-// A lower-case name (letters, digits, `-`, `_`, no empty label), a dotted IPv4, or an unbracketed IPv6:
-// the forms normalizeHost returns. A port or a trailing dot could never match a stored entry.
-const normalisedHost = /^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|[0-9a-f:]*:[0-9a-f:.]*)$/;
 
 function nonEmpty(field: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {

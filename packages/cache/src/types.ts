@@ -111,7 +111,7 @@ export interface CacheReply {
 /**
  * Which entries `purge` removes.
  * - `{ url }`: one URL, all its Vary variants. `https://host/path?q`, `http://host/path` or `host/path`;
- *   the host must be normalised as requests' hosts are, the path is compared exactly as received.
+ *   hosts (here and below) go through the cache's `purgeHostForm`, the path is compared exactly as received.
  * - `{ host }`: every entry of that (normalised) host.
  * - `{ hostSuffix }`: every entry of every subdomain of that host, at any depth, not the host itself
  *   (what a `*.example.com` order pattern covers).

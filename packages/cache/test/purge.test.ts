@@ -106,7 +106,7 @@ describe('purge', () => {
     [{ host: '' }, 'invalid purge selector: host must be a non-empty string, got ""'],
     [
       { host: 'A.Example' },
-      'invalid purge selector: host must be normalised (lower-case, no port, no trailing dot, as normalizeHost returns it), got "A.Example"',
+      'invalid purge selector: expected a host name or IP address as requests use them, got "A.Example"',
     ],
     [
       { prefix: 'a.example' },

@@ -49,6 +49,7 @@ function fields(ctx: RequestContext, outcome: string, seconds: number, error: Ed
     order_id: ctx.decision?.order?.id,
     decision: ctx.decision?.reason,
     cache_status: ctx.cache?.outcome,
+    not_stored: ctx.cache?.notStored,
     error_code: error?.code,
     duration_ms: Math.round(seconds * 1e6) / 1e3,
   };

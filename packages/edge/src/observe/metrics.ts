@@ -1,3 +1,4 @@
+import type { HttpCacheStats } from '@edge451/cache';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { TalliedCounter } from './tallied-counter.js';
 import { TalliedHistogram } from './tallied-histogram.js';
@@ -8,7 +9,7 @@ import { TalliedHistogram } from './tallied-histogram.js';
  * Gauges that describe shared state aggregate with `max` across cluster workers; counters and the
  * per-worker cache sizes sum. `cacheStats` is the process's cache, when it has one.
  */
-export function createMetrics(cacheStats?: () => { entries: number; bytes: number }) {
+export function createMetrics(cacheStats?: () => HttpCacheStats) {
   const registry = new Registry();
   const registers = [registry];
   return {
@@ -72,6 +73,30 @@ export function createMetrics(cacheStats?: () => { entries: number; bytes: numbe
         this.set(cacheStats?.().bytes ?? 0);
       },
     }),
+    cacheStoreErrors: cacheCounter(
+      'edge451_cache_store_errors_total',
+      'Cache store operations that failed (each request was served from the origin instead).',
+      () => cacheStats?.().storeErrors,
+      registers,
+    ),
+    cacheCollapsedRequests: cacheCounter(
+      'edge451_cache_collapsed_requests_total',
+      "Requests answered from another request's origin fetch (coalesced misses and revalidations).",
+      () => cacheStats?.().collapsedRequests,
+      registers,
+    ),
+    cacheBackgroundRefreshes: cacheCounter(
+      'edge451_cache_background_refreshes_total',
+      'stale-while-revalidate refreshes started in the background.',
+      () => cacheStats?.().backgroundRefreshes,
+      registers,
+    ),
+    cacheBackgroundRefreshErrors: cacheCounter(
+      'edge451_cache_background_refresh_errors_total',
+      'Background refreshes that failed (the stale entry stays until it expires).',
+      () => cacheStats?.().backgroundRefreshErrors,
+      registers,
+    ),
     geoReloadErrors: new Counter({
       name: 'edge451_geo_reload_errors_total',
       help: 'Geo database replacements refused (the previous database stayed in use).',
@@ -81,3 +106,21 @@ export function createMetrics(cacheStats?: () => { entries: number; bytes: numbe
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** A counter the cache keeps itself (`HttpCacheStats`), read at scrape time like the cache gauges. */
+function cacheCounter(
+  name: string,
+  help: string,
+  read: () => number | undefined,
+  registers: Registry[],
+): Counter {
+  return new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read() ?? 0);
+    },
+  });
+}

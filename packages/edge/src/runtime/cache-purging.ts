@@ -1,5 +1,5 @@
 import { createHttpCache, type HttpCache, type PurgeSelector } from '@edge451/cache';
-import { diffBlockedHosts } from '@edge451/policy';
+import { diffBlockedHosts, normalizeHost } from '@edge451/policy';
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/load-config.js';
 import type { PolicyView } from './policy-state.js';
@@ -7,7 +7,17 @@ import type { PolicyView } from './policy-state.js';
 /** The process's shared cache, or undefined when `cache: false` (DECISIONS #12: on by default). */
 export function createEdgeCache(config: EdgeConfig): HttpCache | undefined {
   if (config.cache === false) return undefined;
-  return createHttpCache({ maxBytes: config.cache.maxBytes, maxEntryBytes: config.cache.maxEntryBytes });
+  return createHttpCache({
+    maxBytes: config.cache.maxBytes,
+    maxEntryBytes: config.cache.maxEntryBytes,
+    purgeHostForm: storedHostOf,
+  });
+}
+
+/** An operator's purge host as requests to it are stored: the edge's one rule for hosts. */
+function storedHostOf(host: string): string | undefined {
+  const normalized = normalizeHost(host);
+  return normalized.ok ? normalized.host : undefined;
 }
 
 /** An order pattern as a purge selector: `*.example.com` covers the subdomains, a name itself. */

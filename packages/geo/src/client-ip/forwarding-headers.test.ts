@@ -43,6 +43,31 @@ describe('appendForwardedFor', () => {
     expect(forwardedFor(value)).toEqual(expected);
   });
 
+  // A proxy appends its element to the line the client sent: whatever the client wrote, an unterminated
+  // quote included, must not change how the elements appended after it read.
+  test.each([
+    ['for="216.160.83.56, for="[2a02:cfc0::1]"', [null, '[2a02:cfc0::1]']],
+    ['for="x, for=90.0.0.1', [null, '90.0.0.1']],
+    ['for="\\, for=90.0.0.1', [null, '90.0.0.1']],
+    ['for="a\\\\", for=90.0.0.1', ['a\\', '90.0.0.1']],
+    ['"""", for=10.0.0.1, for=90.0.0.1', [null, '10.0.0.1', '90.0.0.1']],
+  ])('the elements a proxy appended to %j read the same whatever precedes them', (value, expected) => {
+    expect(forwardedFor(value)).toEqual(expected);
+  });
+
+  test('an element appended to any client prefix reads as it does alone', () => {
+    const clientBytes = fc.array(fc.constantFrom('for', '=', '"', '\\', ';', ',', ' ', 'x', '1.2.3.4'), {
+      maxLength: 20,
+    });
+    fc.assert(
+      fc.property(clientBytes, (parts) => {
+        const entries = forwardedFor(`${parts.join('')}, for="[2a02:cfc0::1]";proto=https, for=10.0.0.2`);
+        expect(entries.slice(-2)).toEqual(['[2a02:cfc0::1]', '10.0.0.2']);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
   test('never throws and always terminates, whatever the value', () => {
     const pieces = fc.constantFrom(
       'for',

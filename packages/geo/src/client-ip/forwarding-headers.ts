@@ -36,17 +36,58 @@ export function appendXForwardedFor(value: string, entries: (string | null)[]): 
  * §4), or null for an element that has no `for`, has two, or does not parse: such a hop cannot be
  * identified, so the walk must stop there. Lenient where it is harmless: spaces around `;`, and
  * unquoted `[v6]` values.
+ *
+ * Elements are split off from the right, the end our proxies write: a proxy appends its element to the
+ * line it received (RFC 7239 §4), after whatever the client put there. Read from the left, a client's
+ * unterminated quote (`for="x, for=<proxy's view>`) would swallow the proxy's element and hide the real
+ * client; read from the right, the client's bytes can only spoil elements left of the proxies' own,
+ * which the walk never believes anyway.
  */
 export function appendForwardedFor(value: string, entries: (string | null)[]): void {
-  const scanner = { text: value, at: 0 };
-  while (scanner.at < value.length) {
-    skipOws(scanner);
-    if (scanner.at >= value.length) break;
-    if (value.charCodeAt(scanner.at) === COMMA) {
-      scanner.at++;
-      continue;
+  const first = entries.length;
+  for (let end = value.length; ; ) {
+    const comma = elementCommaBefore(value, end);
+    const element = value.slice(comma + 1, end);
+    if (!isBlank(element)) entries.push(readElementFor({ text: element, at: 0 }));
+    if (comma < 0) break;
+    end = comma;
+  }
+  reverseFrom(entries, first);
+}
+
+/** The comma that separates the element ending at `end` from the one before it, or -1. */
+function elementCommaBefore(text: string, end: number): number {
+  let quoted = false;
+  for (let at = end - 1; at >= 0; at--) {
+    const code = text.charCodeAt(at);
+    if (code === QUOTE) {
+      // Read backwards, a quote opens a quoted-string; inside one, only an unescaped quote closes it.
+      if (!quoted) quoted = true;
+      else if (!isEscaped(text, at)) quoted = false;
+    } else if (code === COMMA && !quoted) {
+      return at;
     }
-    entries.push(readElementFor(scanner));
+  }
+  return -1;
+}
+
+/** Whether the character at `at` follows an odd run of backslashes (a quoted-pair). */
+function isEscaped(text: string, at: number): boolean {
+  let backslashes = 0;
+  while (at - backslashes - 1 >= 0 && text.charCodeAt(at - backslashes - 1) === BACKSLASH) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+function isBlank(text: string): boolean {
+  for (let at = 0; at < text.length; at++) if (!isOws(text.charCodeAt(at))) return false;
+  return true;
+}
+
+function reverseFrom(items: unknown[], first: number): void {
+  for (let low = first, high = items.length - 1; low < high; low++, high--) {
+    const item = items[low];
+    items[low] = items[high];
+    items[high] = item;
   }
 }
 

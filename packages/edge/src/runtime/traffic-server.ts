@@ -92,6 +92,10 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
       });
       void runLifecycle(ctx, phases);
     });
+    // node:http keeps only the first 1,000 header lines by default and drops the rest without a word: a
+    // client could push a trusted proxy's X-Forwarded-For, appended after its own lines, out of the request.
+    // Every line is read instead; the header size limit (16 KiB) still bounds the work.
+    server.maxHeadersCount = 0;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
       handleUpgrade(createContext(req, new ServerResponse(req), scheme), socket, head, phases, upgrades);

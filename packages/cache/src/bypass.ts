@@ -9,14 +9,19 @@ import type { CacheReply, CacheRequest, FetchOrigin, HeaderMap } from './types.j
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** Why a request skips the cache entirely. */
-export type BypassReason = 'method' | 'range' | 'precondition';
+export type BypassReason = 'method' | 'range' | 'precondition' | 'body';
 
 /**
  * Which GET/HEAD requests the cache does not handle: byte ranges (the cache stores whole responses only)
  * and If-Match / If-Unmodified-Since preconditions (state-changing semantics the origin must judge). They
  * go to the origin untouched, which adds no way to force origin traffic that a fresh query string lacks.
+ * And requests with content: the key cannot contain it, so an answer the origin made from one client's
+ * content must not be stored for everybody, nor a stored answer given for it (RFC 9110 §9.3.1: content in
+ * a GET has no generally defined semantics; caches keyed on the URL cannot take it into account).
  */
-export function requestBypassReason(headers: HeaderMap): BypassReason | undefined {
+export function requestBypassReason(request: CacheRequest): BypassReason | undefined {
+  if (request.hasBody === true) return 'body';
+  const { headers } = request;
   if (headers.range !== undefined || headers['if-range'] !== undefined) return 'range';
   if (headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined)
     return 'precondition';

@@ -60,7 +60,7 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
     if (typeof clientSignal !== 'function' && clientSignal.aborted) throw clientSignal.reason;
     const signal = () => (typeof clientSignal === 'function' ? clientSignal() : clientSignal);
     const bypass =
-      request.method === 'GET' || request.method === 'HEAD' ? requestBypassReason(request.headers) : 'method';
+      request.method === 'GET' || request.method === 'HEAD' ? requestBypassReason(request) : 'method';
     if (bypass !== undefined) return bypassOrigin(cache, request, fetchOrigin, signal(), bypass);
 
     const key = makeCacheKey(request);

@@ -8,7 +8,7 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
  * What the cache phase did with a request, in the words used by `Cache-Status`, log fields and metric
  * labels: `hit` fresh from cache · `stale` served stale (stale-while-revalidate or stale-if-error) ·
  * `miss` the origin's full response was used · `revalidated` the stored body was reused after a 304 ·
- * `bypass` the request was not a cache request at all (method, Range, preconditions).
+ * `bypass` the request was not a cache request at all (method, Range, preconditions, content).
  */
 export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'revalidated' | 'bypass';
 
@@ -18,6 +18,7 @@ export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'revalidated' | 'bypass';
  * - `method`: not a GET (other methods bypass; HEAD misses are forwarded as HEAD and not stored)
  * - `range` / `precondition`: the request carried `Range`/`If-Range` or `If-Match`/`If-Unmodified-Since`
  *   and was passed through untouched
+ * - `body`: a GET or HEAD carried content; passed through, neither served from nor stored in the cache
  * - `origin-no-store` / `private`: the origin said so (RFC 9111 §5.2.2.5, §5.2.2.7)
  * - `authorization`: the request carried credentials and the response did not allow sharing (§3.5)
  * - `set-cookie`: responses that set cookies are never shared
@@ -33,6 +34,7 @@ export type NotStoredReason =
   | 'method'
   | 'range'
   | 'precondition'
+  | 'body'
   | 'origin-no-store'
   | 'private'
   | 'authorization'
@@ -55,6 +57,11 @@ export interface CacheRequest {
   path: string;
   /** The client's request headers (node:http `req.headers`, lower-case names). */
   headers: HeaderMap;
+  /**
+   * The request carries content (a non-zero Content-Length, or Transfer-Encoding, which the edge does not
+   * forward as a header). Default false.
+   */
+  hasBody?: boolean;
 }
 
 /** What `FetchOrigin` resolves to: the origin's status line, headers and streamed body. */

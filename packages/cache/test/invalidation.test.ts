@@ -74,4 +74,24 @@ describe('other methods', () => {
     const reply = await fetchThrough(cache, origin, cacheRequest('/pre', { 'if-match': '"v1"' }));
     expect(reply).toMatchObject({ status: 412, outcome: 'bypass', notStored: 'precondition', text: '"v1"' });
   });
+
+  test('a GET with content is neither answered from nor stored under its URL (the key cannot hold the content)', async () => {
+    let answers = 0;
+    const origin = await startOrigin((_request, response) => {
+      answers += 1;
+      response.writeHead(200, { 'cache-control': 'max-age=600' }).end(`answer ${answers}`);
+    });
+    const cache = createHttpCache();
+    const withContent = { ...cacheRequest('/search'), hasBody: true };
+    const reply = await fetchThrough(cache, origin, withContent);
+    expect(reply).toMatchObject({ status: 200, outcome: 'bypass', notStored: 'body', text: 'answer 1' });
+    expect(reply.cacheStatus).toBe('edge451; fwd=request; fwd-status=200; detail=body');
+    const clean = await fetchThrough(cache, origin, cacheRequest('/search'));
+    expect(clean).toMatchObject({ outcome: 'miss', text: 'answer 2' });
+    await clean.storing;
+    expect(await fetchThrough(cache, origin, withContent)).toMatchObject({
+      outcome: 'bypass',
+      text: 'answer 3',
+    });
+  });
 });

@@ -2,7 +2,7 @@ import type { CacheOutcome, HttpCache } from '@edge451/cache';
 import { upstreamRequestHeaders } from '../upstream/forward-headers.js';
 import type { OriginPools } from '../upstream/origin-pools.js';
 import type { Outcome, Reply, RequestContext } from './context.js';
-import { originCallFor, replyFromOrigin } from './proxy.js';
+import { hasRequestBody, originCallFor, replyFromOrigin } from './proxy.js';
 
 // Cache words → the request outcome words of logs and metrics.
 const outcomeOf: Record<CacheOutcome, Outcome> = {
@@ -25,7 +25,13 @@ export async function serveThroughCache(
   pools: OriginPools,
 ): Promise<Reply> {
   const headers = upstreamRequestHeaders(ctx);
-  const request = { method: ctx.req.method ?? 'GET', host: ctx.host ?? '', path: ctx.path, headers };
+  const request = {
+    method: ctx.req.method ?? 'GET',
+    host: ctx.host ?? '',
+    path: ctx.path,
+    headers,
+    hasBody: hasRequestBody(ctx),
+  };
   const reply = await cache.serve(request, originCallFor(ctx, pools), () => ctx.abort.signal);
   ctx.cache =
     reply.notStored === undefined

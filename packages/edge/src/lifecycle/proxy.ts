@@ -61,7 +61,8 @@ export async function proxy(ctx: RequestContext, pools: OriginPools): Promise<Re
   return replyFromOrigin(ctx, response);
 }
 
-function hasRequestBody(ctx: RequestContext): boolean {
+/** Whether the client's request carries content: the one place of that rule for forwarding and the cache. */
+export function hasRequestBody(ctx: RequestContext): boolean {
   const headers = ctx.req.headers;
   if (headers['transfer-encoding'] !== undefined) return true;
   const length = headers['content-length'];

@@ -26,6 +26,12 @@ describe('parseRequestTarget', () => {
     });
   });
 
+  it('takes the asterisk-form for OPTIONS only (RFC 9112 §3.2.4)', () => {
+    expect(parseRequestTarget('*', 'OPTIONS')).toEqual({ path: '*' });
+    for (const method of ['GET', 'HEAD', 'POST', 'options'])
+      expect(parseRequestTarget('*', method)).toBeUndefined();
+  });
+
   it('refuses targets that are neither origin-form nor absolute-form', () => {
     expect(parseRequestTarget('example.com:443')).toBeUndefined();
     expect(parseRequestTarget('ftp://example.com/')).toBeUndefined();

@@ -10,7 +10,7 @@ import { CONTINUE, type RequestContext, replyWith, type Verdict } from './contex
  */
 export function accept(ctx: RequestContext): Verdict {
   const { req } = ctx;
-  const target = parseRequestTarget(req.url ?? '');
+  const target = parseRequestTarget(req.url ?? '', req.method ?? 'GET');
   if (target === undefined) return replyWith(plainReply(400, 'Bad request target.'));
 
   const hostHeaders = countHostHeaders(req.rawHeaders);
@@ -30,9 +30,9 @@ export function accept(ctx: RequestContext): Verdict {
 type RequestTarget = { authority?: string; path: string };
 
 /** origin-form (`/a?b`), absolute-form (`http://host/a`) and asterisk-form (`*`, OPTIONS only). */
-export function parseRequestTarget(url: string): RequestTarget | undefined {
+export function parseRequestTarget(url: string, method = 'GET'): RequestTarget | undefined {
   if (url.startsWith('/')) return { path: url };
-  if (url === '*') return { path: '*' };
+  if (url === '*') return method === 'OPTIONS' ? { path: '*' } : undefined;
   const scheme = /^https?:\/\//i.exec(url);
   if (scheme === null) return undefined;
   const rest = url.slice(scheme[0].length);

@@ -12,7 +12,7 @@ export type Outcome =
   | 'hit'
   | 'miss'
   | 'blocked'
-  | 'rejected' // 4xx from the edge itself: bad Host, no site, bad method, certificate not for this host
+  | 'rejected' // 4xx from the edge itself (bad Host, no site, bad method, certificate not for this host), 501 for OPTIONS *
   | 'redirected' // 308 to https (`redirectToHttps`)
   | 'error'
   | 'aborted';

@@ -6,6 +6,7 @@ import type { EdgeConfig } from '../config/load-config.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { OriginPools } from '../upstream/origin-pools.js';
 import { accept } from './accept.js';
+import { isAsteriskForm, refuseAsteriskForm } from './asterisk-form.js';
 import { serveThroughCache } from './cache-lookup.js';
 import { checkCertificate } from './check-certificate.js';
 import { makeDecide } from './decide.js';
@@ -46,7 +47,10 @@ export function createPhases(deps: PhaseDeps): Phases & { router: SiteRouter } {
     decide: makeDecide(deps.currentPolicy, config.legal),
     checkCertificate,
     redirectToHttps: makeRedirectToHttps(deps.httpsPort),
-    fetch: cache === undefined ? (ctx) => proxy(ctx, pools) : (ctx) => serveThroughCache(ctx, cache, pools),
+    fetch: (ctx) => {
+      if (isAsteriskForm(ctx)) return Promise.resolve(refuseAsteriskForm(ctx));
+      return cache === undefined ? proxy(ctx, pools) : serveThroughCache(ctx, cache, pools);
+    },
     record: makeRecord(deps.logger, deps.metrics, config.log.sampleRate),
   };
 }

@@ -325,6 +325,9 @@ describe('upgrades', () => {
       'GET /ws HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
     );
     expect(statusOf(down)).toBe(502);
+    // The same answer as a failed plain request: it describes one request, no cache may replay it.
+    expect(down).toMatch(/\r\ncache-control: no-store\r\n/);
+    expect(down).toContain('Bad gateway: the origin could not be reached or answered badly.');
     const h2c = await sendRaw(
       edge.url,
       'GET / HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n',

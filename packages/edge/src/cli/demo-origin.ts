@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { escapeHtml } from '../reply/escape-html.js';
 
 /**
  * The small origin the embedded defaults front, so `pnpm start` shows a real proxied 200 with no other
@@ -25,8 +26,4 @@ export async function startDemoOrigin(): Promise<{ url: string; server: Server }
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, server };
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }

@@ -15,7 +15,7 @@ import { normalizeHost } from './normalize-host.js';
 import { proxy } from './proxy.js';
 import { makeRecord } from './record.js';
 import { makeRedirectToHttps } from './redirect-to-https.js';
-import { createSiteRouter, makeRoute, type SiteRouter } from './route.js';
+import { createSiteRouter, makeRoute } from './route.js';
 import type { Phases } from './run-lifecycle.js';
 
 export type PhaseDeps = {
@@ -35,11 +35,10 @@ export type PhaseDeps = {
  * Builds every phase for one config, validating and precomputing what it can (router, trusted-proxy
  * list) so the per-request path stays lean. A config reload builds a new set and swaps it in whole.
  */
-export function createPhases(deps: PhaseDeps): Phases & { router: SiteRouter } {
+export function createPhases(deps: PhaseDeps): Phases {
   const { config, pools, cache } = deps;
   const router = createSiteRouter(config.sites);
   return {
-    router,
     accept,
     identifyClient: makeIdentifyClient(config.clientIp, deps.locator),
     normalizeHost,

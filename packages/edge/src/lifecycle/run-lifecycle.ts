@@ -1,5 +1,5 @@
 import { type EdgeError, statusForError, toEdgeError } from '../errors.js';
-import { plainReply } from '../reply/plain-reply.js';
+import { errorReply } from '../reply/plain-reply.js';
 import type { Outcome, Reply, RequestContext, Verdict } from './context.js';
 import { respond } from './respond.js';
 
@@ -79,13 +79,6 @@ export function outcomeOfGateReply(status: number): Outcome {
   return status === 308 ? 'redirected' : 'rejected';
 }
 
-const errorMessages: Record<number, string> = {
-  400: 'Bad request.',
-  500: 'Internal error.',
-  502: 'Bad gateway: the origin could not be reached or answered badly.',
-  504: 'Gateway timeout: the origin did not answer in time.',
-};
-
 /** Answers a failed request when the status line has not gone yet; otherwise cuts the connection. */
 function replyToError(ctx: RequestContext, error: EdgeError): void {
   const { res } = ctx;
@@ -94,7 +87,7 @@ function replyToError(ctx: RequestContext, error: EdgeError): void {
     if (!res.writableFinished) res.destroy();
     return;
   }
-  const reply = plainReply(status, errorMessages[status] ?? 'Error.');
+  const reply = errorReply(status);
   ctx.status = reply.status;
   try {
     res.writeHead(reply.status, reply.headers);

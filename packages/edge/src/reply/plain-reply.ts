@@ -17,3 +17,15 @@ export function plainReply(status: number, message: string, headers: Reply['head
     body,
   };
 }
+
+const errorMessages: Record<number, string> = {
+  400: 'Bad request.',
+  500: 'Internal error.',
+  502: 'Bad gateway: the origin could not be reached or answered badly.',
+  504: 'Gateway timeout: the origin did not answer in time.',
+};
+
+/** The edge's answer to a request that failed with `status` (a client error, or the origin's failure). */
+export function errorReply(status: number): Reply {
+  return plainReply(status, errorMessages[status] ?? 'Error.');
+}

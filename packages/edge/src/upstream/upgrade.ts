@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Reply, RequestContext } from '../lifecycle/context.js';
+import { errorReply } from '../reply/plain-reply.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
 
 /**
@@ -49,12 +50,7 @@ export class UpgradeProxy {
     this.proxy.ws(req, socket, head, { target: site.origin.origin }, (error: Error) => {
       this.onError(error, ctx);
       if (upgraded) socket.destroy();
-      else
-        writeRawReply(socket, {
-          status: 502,
-          headers: { 'content-type': 'text/plain' },
-          body: 'Bad gateway.\n',
-        });
+      else writeRawReply(socket, errorReply(502));
     });
   }
 

@@ -3,7 +3,8 @@ import { LRUCache } from 'lru-cache';
 /**
  * Remembers, for a while, the keys whose last response could not be stored ("hit-for-miss" in Varnish),
  * so that requests for them go straight to the origin instead of queueing behind one another — the
- * coalescing trap nginx's proxy_cache_lock falls into (BENCHMARKING.md). A remembered key is still
+ * coalescing trap nginx's proxy_cache_lock falls into (measured here: 8–9 k req/s and a p99 of 760 ms on
+ * uncacheable URLs, instead of 20–24 k, because each waits for the one in flight). A remembered key is still
  * stored if its next response is storable; only coalescing is off.
  */
 export interface UncacheableMemory {

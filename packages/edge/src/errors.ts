@@ -9,7 +9,6 @@ export type EdgeErrorCode =
   | 'EDGE_ORIGIN_PROTOCOL'
   | 'EDGE_CLIENT_ABORTED'
   | 'EDGE_BAD_REQUEST'
-  | 'EDGE_STATE_INVALID'
   | 'EDGE_INTERNAL';
 
 /**

@@ -440,6 +440,28 @@ legal:
     expect(await statusThroughEdge(edge.url, 'motogpstream.me', clientIps.FR)).toBe(451);
   });
 
+  it('SIGHUP names the changes that wait for a restart: listeners, and whether they read PROXY headers', async () => {
+    const origin = await startOrigin();
+    const config = testConfig({
+      clientIp: forwardedClientIp,
+      sites: [{ name: 'streams', hosts: ['news.example'], origin: origin.url }],
+      policy: { files: ['policy.yaml'] },
+    });
+    const edge = await startEdge(config, { 'policy.yaml': { orders: [motogpOrder] } });
+    const reloaded = {
+      ...config,
+      listen: { host: '127.0.0.1', port: 1 },
+      clientIp: { ...forwardedClientIp, source: 'proxy-protocol' },
+    };
+    await writeFile(edge.configFile, stringify(reloaded));
+    edge.process.kill('SIGHUP');
+    const warning = await edge.waitForLog(
+      (line) => line.msg === 'these config changes take effect on restart only',
+    );
+    expect(warning.keys).toEqual(['listen', 'clientIp.source']);
+    expect(await statusThroughEdge(edge.url, 'news.example', clientIps.US)).toBe(200);
+  });
+
   it('SIGTERM stops accepting, lets a request in flight to a slow origin finish with 200, and exits 0', async () => {
     let originReceived: () => void = () => undefined;
     const received = new Promise<void>((resolve) => {

@@ -1,8 +1,10 @@
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { startEdge, testConfig } from './support/edge.js';
 import { send, sendRaw, statusOf } from './support/http.js';
 import { startOrigin } from './support/origin.js';
@@ -89,6 +91,30 @@ describe('headers on the way to the origin', () => {
     expect(statusOf(await viaBalancer(FR, 'blocked.example'))).toBe(451);
     expect(statusOf(await viaBalancer('81.2.69.160', 'blocked.example'))).toBe(200);
     expect(origin.requests.map((seen) => seen.headers['x-forwarded-for'])).toEqual(['81.2.69.160']);
+  });
+
+  it('a reloaded trustedProxies list applies to the next PROXY-protocol connection', async () => {
+    const origin = await startOrigin();
+    const config = {
+      ...siteConfig(origin.url),
+      clientIp: { source: 'proxy-protocol', trustedProxies: ['10.0.0.0/8'] },
+    };
+    const edge = await startEdge(config, files);
+    const viaBalancer = () =>
+      sendRaw(
+        edge.url,
+        `PROXY TCP6 ${FR} ::1 5555 80\r\nGET / HTTP/1.1\r\nHost: blocked.example\r\nConnection: close\r\n\r\n`,
+      );
+    // Loopback is no trusted balancer yet: its PROXY header is a forgery, and the connection is closed.
+    expect(await viaBalancer()).toBe('');
+    await writeFile(
+      edge.configFile,
+      stringify({ ...config, clientIp: { source: 'proxy-protocol', trustedProxies: ['127.0.0.1/32'] } }),
+    );
+    edge.process.kill('SIGHUP');
+    await edge.waitForLog((line) => line.msg === 'reloaded');
+    expect(statusOf(await viaBalancer())).toBe(451);
+    expect(origin.requests).toHaveLength(0);
   });
 
   it('strips hop-by-hop headers from the response and adds Via and the site response headers', async () => {

@@ -132,6 +132,11 @@ export async function openGeo(config: EdgeConfig, logger: Logger, metrics: Metri
 
 export function warnAboutRestartOnlyChanges(before: EdgeConfig, after: EdgeConfig, logger: Logger): void {
   const restartOnly = ['listen', 'admin', 'workers', 'geoip', 'state', 'cache'] as const;
-  const changed = restartOnly.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+  const changed: string[] = restartOnly.filter(
+    (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]),
+  );
+  // Listeners read PROXY headers or not from the moment they are bound.
+  const proxyProtocolBefore = before.clientIp.source === 'proxy-protocol';
+  if (proxyProtocolBefore !== (after.clientIp.source === 'proxy-protocol')) changed.push('clientIp.source');
   if (changed.length > 0) logger.warn({ keys: changed }, 'these config changes take effect on restart only');
 }

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { createTrustedPeerCheck, readProxyProtocolHeader } from '@edge451/geo';
+import { readProxyProtocolHeader } from '@edge451/geo';
 import type { Logger } from 'pino';
 import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
 
@@ -9,15 +9,15 @@ import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
  * before handing it to node:http. The header is honoured only from a trusted peer; a connection that does
  * not start with a valid header from a trusted peer is closed, because a load balancer that speaks PROXY
  * always sends it and anyone else sending one is forging a client address.
+ * `isTrustedPeer` is asked on every connection, so a reloaded `trustedProxies` applies to the next one.
  * Returns the TCP listener: the node:http server never listens itself in this mode.
  */
 export async function listenForProxyProtocol(
   handOff: (socket: Socket) => void,
   listen: { host: string; port: number },
-  trustedProxies: string[],
+  isTrustedPeer: (address: string) => boolean,
   logger: Logger,
 ): Promise<NetServer> {
-  const isTrustedPeer = createTrustedPeerCheck(trustedProxies);
   const tcp = createServer((socket: Socket) => {
     const trustedPeer = isTrustedPeer(socket.remoteAddress ?? '');
     readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: 5_000 })

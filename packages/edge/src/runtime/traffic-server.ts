@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, ServerResponse } from 
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpCache } from '@edge451/cache';
-import type { CountryLocator } from '@edge451/geo';
+import { type CountryLocator, createTrustedPeerCheck } from '@edge451/geo';
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/load-config.js';
 import type { ListenerConfig } from '../config/schema.js';
@@ -113,9 +113,11 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     return server;
   };
 
+  // Whether a listener reads PROXY headers is fixed at bind; whom it believes follows reloads.
+  let isTrustedProxy = createTrustedPeerCheck(config.clientIp.trustedProxies);
   const proxyProtocol =
     config.clientIp.source === 'proxy-protocol'
-      ? { trustedProxies: config.clientIp.trustedProxies }
+      ? { isTrustedPeer: (address: string) => isTrustedProxy(address) }
       : undefined;
   const bind = async (listener: ListenerConfig): Promise<Bound> => {
     const http = createHttpServer(listener.tls === undefined ? 'http' : 'https');
@@ -130,7 +132,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
         : await listenForProxyProtocol(
             (socket) => http.emit('connection', socket),
             listener,
-            proxyProtocol.trustedProxies,
+            proxyProtocol.isTrustedPeer,
             logger,
           );
     return { scheme: 'http', http, listener: tcp };
@@ -159,6 +161,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     },
     useConfig(next) {
       phases = build(next);
+      isTrustedProxy = createTrustedPeerCheck(next.clientIp.trustedProxies);
       try {
         certificates?.useConfig(next);
       } catch (error) {

@@ -11,7 +11,7 @@ import { createTlsAcceptor, type TlsAcceptor } from './tls-acceptor.js';
 export type ListenForTlsOptions = {
   certificates: CertificateStore;
   /** Set when connections start with a PROXY protocol header (`clientIp.source: proxy-protocol`). */
-  proxyProtocol: { trustedProxies: string[] } | undefined;
+  proxyProtocol: { isTrustedPeer: (address: string) => boolean } | undefined;
   logger: Logger;
 };
 
@@ -37,7 +37,7 @@ export async function listenForTls(
     const listener = await listenForProxyProtocol(
       acceptor.accept,
       address,
-      proxyProtocol.trustedProxies,
+      proxyProtocol.isTrustedPeer,
       logger,
     );
     return { listener, acceptor };

@@ -83,6 +83,25 @@ legal:
     });
   });
 
+  it('takes every numeric field from an environment variable, and says what a bad one should be', () => {
+    const text = `${minimal.replace('origin: http://10.0.0.5:8080', 'origin: http://10.0.0.5:8080\n    connections: ${CONNECTIONS}')}workers: \${WORKERS}
+cache:
+  maxBytes: \${CACHE_BYTES}
+log:
+  sampleRate: \${SAMPLE}
+`;
+    const env = { CONNECTIONS: '16', WORKERS: '2', CACHE_BYTES: '1048576', SAMPLE: '0.25' };
+    const config = parseConfigText(text, '/x/edge451.yaml', env);
+    expect(config.sites[0]?.connections).toBe(16);
+    expect(config.workers).toBe(2);
+    expect(config.cache).toEqual({ maxBytes: 1048576, maxEntryBytes: 8388608 });
+    expect(config.log.sampleRate).toBe(0.25);
+    expect(issuesOf(text, { ...env, WORKERS: 'many', CACHE_BYTES: '-1' })).toEqual([
+      '/etc/edge451/edge451.yaml:8: workers: expected a number of workers from 1 to 256, or auto',
+      '/etc/edge451/edge451.yaml:10: cache.maxBytes: expected a size in bytes',
+    ]);
+  });
+
   it('names the variable an interpolation needed and did not find', () => {
     expect(issuesOf(`${minimal}listen:\n  port: \${PORT}\n`)).toEqual([
       `/etc/edge451/edge451.yaml:8: listen.port: expected environment variable PORT to be set (referenced as \${PORT})`,

@@ -4,19 +4,17 @@ import { z } from 'zod';
 
 // Every object is strict: an unknown key is a typo an operator must hear about, not a silent no-op.
 
-// `port: ${PORT}` arrives as a string after interpolation: numeric fields accept digit strings.
-const fromDigits = (value: unknown) =>
-  typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+// `port: ${PORT}` arrives as a string after interpolation: every numeric field accepts a numeral string.
+const fromNumeral = (value: unknown) =>
+  typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+const numeric = <T extends z.ZodType>(schema: T) => z.preprocess(fromNumeral, schema);
+const wholeNumber = (message: string) => numeric(z.number({ error: message }).int(message).positive(message));
 const portMessage = 'expected a port number from 0 to 65535';
-const port = z.preprocess(
-  fromDigits,
+const port = numeric(
   z.number({ error: portMessage }).int(portMessage).min(0, portMessage).max(65535, portMessage),
 );
 const hostAddress = z.string().min(1, 'expected a listen address such as 0.0.0.0, 127.0.0.1 or ::');
-const durationMs = z.preprocess(
-  fromDigits,
-  z.number({ error: 'expected a duration in milliseconds' }).int().positive(),
-);
+const durationMs = wholeNumber('expected a duration in milliseconds');
 
 // A pair of files as certbot writes them: `cert` holds the chain, leaf first (fullchain.pem).
 const tlsFilesSchema = z.strictObject({
@@ -56,7 +54,7 @@ const listenerListSchema = z
 // One listener or a list. Not z.union: a union reports "Invalid input" for a listener with a bad port;
 // choosing the schema by shape keeps messages at the key that is wrong (`listen.port`, `listen[1].tls`).
 const listenSchema = z.unknown().transform((value, context) => {
-  const parsed = Array.isArray(value)
+  const parsed: z.ZodSafeParseResult<ListenerConfig | ListenerConfig[]> | undefined = Array.isArray(value)
     ? listenerListSchema.safeParse(value)
     : typeof value === 'object' && value !== null
       ? listenerSchema.safeParse(value)
@@ -68,12 +66,15 @@ const listenSchema = z.unknown().transform((value, context) => {
     });
     return z.NEVER;
   }
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) context.addIssue({ ...issue });
-    return z.NEVER;
-  }
-  return parsed.data;
+  return resultOf(parsed, context);
 });
+
+/** A nested parse's value, or its issues reported at their own paths (the alternative to z.union's "Invalid input"). */
+function resultOf<T>(parsed: z.ZodSafeParseResult<T>, context: z.RefinementCtx): T {
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) context.addIssue({ ...issue });
+  return z.NEVER;
+}
 
 const adminTokenSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a token name of letters, digits, . _ -'),
@@ -135,11 +136,9 @@ const siteSchema = z.strictObject({
       headersMs: durationMs.default(30_000),
       bodyMs: durationMs.default(30_000),
     })
-    .default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 }),
-  connections: z.number().int().positive().default(128),
-  headers: z
-    .strictObject({ request: extraHeaders, response: extraHeaders })
-    .default({ request: {}, response: {} }),
+    .prefault({}),
+  connections: wholeNumber('expected a number of connections').default(128),
+  headers: z.strictObject({ request: extraHeaders, response: extraHeaders }).prefault({}),
   // The certificate for this site's names on TLS listeners (chosen by SNI); the listener's own otherwise.
   tls: tlsFilesSchema.optional(),
   // 308 to https for requests that arrive over http, after the policy decision (a blocked client gets 451).
@@ -156,41 +155,43 @@ const legalSchema = z.strictObject({
   contact: z.string().min(1).optional(),
 });
 
-const cacheSchema = z.union([
-  z.literal(false),
-  z.strictObject({
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(256 * 1024 * 1024),
-    maxEntryBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(8 * 1024 * 1024),
-  }),
-]);
+const cacheSizesSchema = z.strictObject({
+  maxBytes: wholeNumber('expected a size in bytes').default(256 * 1024 * 1024),
+  maxEntryBytes: wholeNumber('expected a size in bytes').default(8 * 1024 * 1024),
+});
+
+// `false` or the memory tier's sizes; chosen by value, so a bad size is reported at `cache.maxBytes`.
+const cacheSchema = z
+  .unknown()
+  .transform((value, context) =>
+    value === false ? (false as const) : resultOf(cacheSizesSchema.safeParse(value), context),
+  );
 
 const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Blocked requests are always logged (they are evidence); the rest is sampled.
-  sampleRate: z.number().min(0).max(1).default(1),
+  sampleRate: numeric(z.number({ error: 'expected a rate from 0 to 1' }).min(0).max(1)).default(1),
 });
 
 export const configSchema = z.strictObject({
-  listen: listenSchema.default({ host: '0.0.0.0', port: 8080 }),
-  workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
-  admin: adminSchema.default({ host: '127.0.0.1', port: 9451, tokens: [] }),
-  geoip: geoipSchema.default({ overrides: [], watch: true }),
-  clientIp: clientIpSchema.default({ source: 'socket', trustedProxies: [] }),
+  // `.prefault({})`: an absent section is parsed as an empty one, so its fields' own defaults apply and
+  // every default is written once.
+  listen: listenSchema.prefault({}),
+  workers: z
+    .union([numeric(z.number().int().min(1).max(256)), z.literal('auto')], {
+      error: 'expected a number of workers from 1 to 256, or auto',
+    })
+    .default(1),
+  admin: adminSchema.prefault({}),
+  geoip: geoipSchema.prefault({}),
+  clientIp: clientIpSchema.prefault({}),
   sites: z.array(siteSchema).min(1, 'expected at least one site'),
-  policy: policySchema.default({ files: [], unknownCountry: 'allow' }),
+  policy: policySchema.prefault({}),
   legal: legalSchema,
-  cache: cacheSchema.default({ maxBytes: 256 * 1024 * 1024, maxEntryBytes: 8 * 1024 * 1024 }),
-  log: logSchema.default({ level: 'info', sampleRate: 1 }),
-  state: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
-  shutdown: z.strictObject({ drainMs: durationMs.default(10_000) }).default({ drainMs: 10_000 }),
+  cache: cacheSchema.prefault({}),
+  log: logSchema.prefault({}),
+  state: z.strictObject({ dir: z.string().min(1).optional() }).prefault({}),
+  shutdown: z.strictObject({ drainMs: durationMs.default(10_000) }).prefault({}),
 });
 
 /** The validated config as written (relative paths not yet resolved). */

@@ -84,7 +84,14 @@ legal:
   });
 
   it('takes every numeric field from an environment variable, and says what a bad one should be', () => {
-    const text = `${minimal.replace('origin: http://10.0.0.5:8080', 'origin: http://10.0.0.5:8080\n    connections: ${CONNECTIONS}')}workers: \${WORKERS}
+    const text = `
+sites:
+  - hosts: [www.example.com]
+    origin: http://10.0.0.5:8080
+    connections: \${CONNECTIONS}
+legal:
+  blockedBy: https://edge.example/legal
+workers: \${WORKERS}
 cache:
   maxBytes: \${CACHE_BYTES}
 log:

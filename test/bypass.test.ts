@@ -408,6 +408,11 @@ describe('hostile sizes and broken framing', () => {
       'POST /c HTTP/1.1\r\nHost: fine.example\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\nzz\r\nxx\r\n',
     );
     expect(statusOf(brokenChunk)).toBe(400);
+    // The client broke its body: not an origin failure, in the log or in the metrics.
+    const logged = await edge.waitForLog((line) => line.path === '/c');
+    expect(logged).toMatchObject({ outcome: 'rejected', error_code: 'EDGE_BAD_REQUEST' });
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.body).not.toMatch(/^edge451_origin_errors_total\{/m);
 
     expect(edge.process.exitCode).toBeNull();
     const allowed = await send(`${edge.url}/still`, {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { CancelSignal } from '@edge451/cache';
-import { toEdgeError } from '../errors.js';
+import { EdgeError, toEdgeError } from '../errors.js';
 import { toClientResponseHeaders, upstreamRequestHeaders } from '../upstream/forward-headers.js';
 import type { OriginPools, OriginResponse } from '../upstream/origin-pools.js';
 import type { Reply, RequestContext } from './context.js';
@@ -30,7 +30,15 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
         signal,
       });
     } catch (error) {
-      throw toEdgeError(error);
+      const failure = toEdgeError(error);
+      // A request body the client malformed or cut off fails the upload too: that is the client's doing,
+      // not the origin's (and must not count as an origin error).
+      if (failure.source !== 'client' && body !== null && body.errored !== null) {
+        throw new EdgeError('EDGE_BAD_REQUEST', 'client', 'the request body could not be read', {
+          cause: error,
+        });
+      }
+      throw failure;
     }
   };
 }

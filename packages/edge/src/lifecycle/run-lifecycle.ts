@@ -45,7 +45,7 @@ export async function runLifecycle(ctx: RequestContext, phases: Phases): Promise
     await respond(ctx, reply);
   } catch (thrown) {
     error = toEdgeError(thrown);
-    ctx.outcome = error.code === 'EDGE_CLIENT_ABORTED' ? 'aborted' : ('error' satisfies Outcome);
+    ctx.outcome = outcomeOfError(error);
     replyToError(ctx, error);
   } finally {
     recordSafely(ctx, phases, error);
@@ -95,4 +95,10 @@ function replyToError(ctx: RequestContext, error: EdgeError): void {
   } catch {
     res.destroy();
   }
+}
+
+/** A client that left is `aborted`, a request the client got wrong (a broken body) `rejected`, the rest `error`. */
+function outcomeOfError(error: EdgeError): Outcome {
+  if (error.code === 'EDGE_CLIENT_ABORTED') return 'aborted';
+  return error.source === 'client' ? 'rejected' : 'error';
 }

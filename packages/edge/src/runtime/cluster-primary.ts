@@ -8,8 +8,8 @@ import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
 import { ClusterPurges, sendToWorker } from './cluster-purges.js';
 import type { EdgeNode } from './edge-node.js';
 import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
+import { urlOf } from './listen.js';
 import { snapshotOf } from './policy-replica.js';
-import { urlOf } from './traffic-server.js';
 
 /**
  * `workers: N | auto`: the primary owns the control plane (admin API, authoritative policy state, audit log)

@@ -8,8 +8,9 @@ import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { AuditLog } from './audit-log.js';
 import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
+import { listen, urlOf } from './listen.js';
 import { PolicyState } from './policy-state.js';
-import { listen, startTrafficServer, urlOf } from './traffic-server.js';
+import { startTrafficServer } from './traffic-server.js';
 
 export type EdgeNode = {
   /** `http://host:port` of the traffic listener. */

@@ -1,6 +1,5 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import { createServer, type IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpCache } from '@edge451/cache';
 import { type CountryLocator, createTrustedPeerCheck } from '@edge451/geo';
@@ -21,12 +20,11 @@ import {
 import type { Metrics } from '../observe/metrics.js';
 import { plainReply } from '../reply/plain-reply.js';
 import { CertificateStore } from '../tls/certificate-store.js';
-import { listenForTls } from '../tls/listen-for-tls.js';
-import type { TlsAcceptor } from '../tls/tls-acceptor.js';
 import { OriginPools } from '../upstream/origin-pools.js';
 import { UpgradeProxy, writeRawReply } from '../upstream/upgrade.js';
+import { type BoundListener, bindListener } from './bind-listener.js';
+import { urlOf } from './listen.js';
 import type { PolicyView } from './policy-state.js';
-import { listenForProxyProtocol } from './proxy-protocol-listener.js';
 import { nextRequestId } from './request-id.js';
 
 export type TrafficServer = {
@@ -50,9 +48,6 @@ type Deps = {
 };
 
 type Scheme = RequestContext['scheme'];
-
-/** One bound listener: the TCP listener and the node:http server its connections end up in. */
-type Bound = { scheme: Scheme; http: Server; listener: NetServer; acceptor?: TlsAcceptor };
 
 /**
  * The traffic listeners, plain or TLS, one node:http server each: every request and Upgrade, whichever
@@ -119,25 +114,13 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     config.clientIp.source === 'proxy-protocol'
       ? { isTrustedPeer: (address: string) => isTrustedProxy(address) }
       : undefined;
-  const bind = async (listener: ListenerConfig): Promise<Bound> => {
-    const http = createHttpServer(listener.tls === undefined ? 'http' : 'https');
-    if (listener.tls !== undefined && certificates !== undefined) {
-      const address = { host: listener.host, port: listener.port, tls: listener.tls };
-      const tls = await listenForTls(http, address, { certificates, proxyProtocol, logger });
-      return { scheme: 'https', http, ...tls };
-    }
-    const tcp =
-      proxyProtocol === undefined
-        ? await listen(http, listener.host, listener.port)
-        : await listenForProxyProtocol(
-            (socket) => http.emit('connection', socket),
-            listener,
-            proxyProtocol.isTrustedPeer,
-            logger,
-          );
-    return { scheme: 'http', http, listener: tcp };
-  };
-  const bound: Bound[] = [];
+  const bind = (listener: ListenerConfig) =>
+    bindListener(listener, createHttpServer(listener.tls === undefined ? 'http' : 'https'), {
+      certificates,
+      proxyProtocol,
+      logger,
+    });
+  const bound: BoundListener[] = [];
   try {
     for (const listener of config.listeners) bound.push(await bind(listener));
   } catch (error) {
@@ -229,17 +212,4 @@ function handleUpgrade(
   } finally {
     recordSafely(ctx, phases, error);
   }
-}
-
-export async function listen<T extends NetServer>(server: T, host: string, port: number): Promise<T> {
-  server.listen(port, host);
-  await once(server, 'listening');
-  return server;
-}
-
-/** `scheme://host:port` of a listening server (IPv6 hosts in brackets). */
-export function urlOf(server: NetServer, scheme: Scheme = 'http'): string {
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `${scheme}://${host}:${address.port}`;
 }

@@ -1,0 +1,48 @@
+import type { Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
+import type { ListenerConfig } from '../config/schema.js';
+import type { CertificateStore } from '../tls/certificate-store.js';
+import { type ListenForTlsOptions, listenForTls } from '../tls/listen-for-tls.js';
+import type { TlsAcceptor } from '../tls/tls-acceptor.js';
+import { listen } from './listen.js';
+import { listenForProxyProtocol } from './proxy-protocol-listener.js';
+
+/** One bound listener: the TCP listener and the node:http server its connections end up in. */
+export type BoundListener = {
+  scheme: 'http' | 'https';
+  http: Server;
+  listener: NetServer;
+  acceptor?: TlsAcceptor;
+};
+
+/** As for TLS listeners; `certificates` is undefined when no listener terminates TLS. */
+export type BindOptions = Omit<ListenForTlsOptions, 'certificates'> & {
+  certificates: CertificateStore | undefined;
+};
+
+/**
+ * Binds one configured listener in front of `http`, in one of three ways: TLS (with or without a PROXY
+ * header before the ClientHello), a plain TCP listener that reads the PROXY header first, or `http`
+ * listening itself. Whichever it is, connections end in `http`, so every request walks the same lifecycle.
+ */
+export async function bindListener(
+  config: ListenerConfig,
+  http: Server,
+  { certificates, proxyProtocol, logger }: BindOptions,
+): Promise<BoundListener> {
+  if (config.tls !== undefined && certificates !== undefined) {
+    const address = { host: config.host, port: config.port, tls: config.tls };
+    const tls = await listenForTls(http, address, { certificates, proxyProtocol, logger });
+    return { scheme: 'https', http, ...tls };
+  }
+  const listener =
+    proxyProtocol === undefined
+      ? await listen(http, config.host, config.port)
+      : await listenForProxyProtocol(
+          (socket) => http.emit('connection', socket),
+          config,
+          proxyProtocol.isTrustedPeer,
+          logger,
+        );
+  return { scheme: 'http', http, listener };
+}

@@ -18,11 +18,34 @@ export const orderId = z
   .string()
   .regex(ORDER_ID, { error: formatError('an id of 1–128 lower-case letters, digits, ".", "_" or "-"') });
 
-/** RFC 3339 with an explicit offset (`Z` or `±hh:mm`): a local time would depend on the server's zone. */
-export const instant = z.iso.datetime({
-  offset: true,
-  error: formatError('an RFC 3339 date-time with an offset, such as "2025-03-28T00:00:00Z"'),
-});
+// Instants are stored back in UTC (`toISOString`), and a lift is dated at least 1 ms after its
+// notification: past the start of 9999 a date could end in year 10000, which toISOString writes as
+// `+010000-…`, no RFC 3339 date-time, and the stored change would no longer load.
+const EARLIEST_INSTANT_MS = Date.UTC(1970, 0, 1);
+const LATEST_INSTANT_MS = Date.UTC(9999, 0, 1);
+
+/** Whether an instant (epoch ms) is one policy documents may hold: from 1970 to the end of 9998, UTC. */
+export function isStorableInstant(ms: number): boolean {
+  return ms >= EARLIEST_INSTANT_MS && ms < LATEST_INSTANT_MS;
+}
+
+/**
+ * RFC 3339 with an explicit offset (`Z` or `±hh:mm`): a local time would depend on the server's zone.
+ * From 1970 to the end of 9998, in UTC.
+ */
+export const instant = z.iso
+  .datetime({
+    offset: true,
+    error: formatError('an RFC 3339 date-time with an offset, such as "2025-03-28T00:00:00Z"'),
+  })
+  .refine(
+    (value) => {
+      const ms = Date.parse(value);
+      // An unparsable value already has its format error.
+      return Number.isNaN(ms) || isStorableInstant(ms);
+    },
+    { error: (issue) => `expected a date-time from 1970 to 9998 (UTC), found ${quote(String(issue.input))}` },
+  );
 
 const httpUrl = z.url({ protocol: /^https?$/, error: formatError('an http(s) URL') });
 

@@ -144,6 +144,34 @@ describe('notifications and lifts (DECISIONS #6)', () => {
     expect(blocked(compilePolicy(liftedAgain.toDocument()), 'motogpstream.me')).toBe(false);
   });
 
+  it('refuses a date that could not be stored back as RFC 3339 (year 10000 in UTC once a lift follows it)', () => {
+    const policy = compilePolicy(documentOf());
+    expect(
+      errorOf(() => policy.apply(notify(['mirror.example'], '9999-12-31T23:00:00-05:00'))).issues,
+    ).toEqual([
+      {
+        path: 'at',
+        message: 'expected a date-time from 1970 to 9998 (UTC), found "9999-12-31T23:00:00-05:00"',
+      },
+    ]);
+    expect(
+      errorOf(() => policy.apply(notify(['mirror.example'], '1969-12-31T23:59:59Z'))).issues,
+    ).toHaveLength(1);
+    // The latest date allowed, then a lift dated with it: stored and loaded back. A notification would have
+    // to follow the lift by 1 ms, past the end of 9998: refused rather than stored unreadable.
+    const lifted = policy
+      .apply(notify(['mirror.example'], '9998-12-31T23:59:59.999Z'))
+      .apply(lift('mirror.example'));
+    expect(compilePolicy(lifted.toDocument()).toDocument().lifts?.[0]?.at).toBe('9998-12-31T23:59:59.999Z');
+    expect(errorOf(() => lifted.apply(notify(['mirror.example']))).issues).toEqual([
+      {
+        path: 'at',
+        message:
+          'expected a date from 1970 to 9998 (UTC): this change would have to be dated after the end of 9998 to follow the last one',
+      },
+    ]);
+  });
+
   it('refuses a notification dated before the lift it would undo, and a lift dated before the notification', () => {
     const lifted = compilePolicy(documentOf()).apply(lift('motogpstream.me', '2025-05-01T00:00:00Z'));
     expect(errorOf(() => lifted.apply(notify(['motogpstream.me'], '2025-05-01T00:00:00Z'))).issues).toEqual([

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { instant, keysOf, liftSchema, notificationSchema, orderId } from './document.js';
+import { instant, isStorableInstant, keysOf, liftSchema, notificationSchema, orderId } from './document.js';
 import { PolicyValidationError } from './errors.js';
 import {
   describeValue,
@@ -93,9 +93,19 @@ function findOrder(state: PolicyState, id: unknown, sink: IssueSink): EffectiveO
   return order;
 }
 
-/** An omitted `at`: now, or just after `after` when that is later (two changes in one millisecond). */
-function instantNotBefore(nowMs: number, after: number): { at: string; atMs: number } {
+/**
+ * An omitted `at`: now, or just after `after` when that is later (two changes in one millisecond). A date
+ * the policy could not store (a change following one dated at the very end of 9998) is an issue.
+ */
+function instantNotBefore(nowMs: number, after: number, sink: IssueSink): { at: string; atMs: number } {
   const atMs = Math.max(nowMs, after);
+  if (!isStorableInstant(atMs)) {
+    sink.add(
+      ['at'],
+      'expected a date from 1970 to 9998 (UTC): this change would have to be dated after the end of 9998 to follow the last one',
+    );
+    return { at: '', atMs };
+  }
   return { at: new Date(atMs).toISOString(), atMs };
 }
 
@@ -118,7 +128,7 @@ function checkNotify(
   );
   const { at, atMs } =
     givenAt === undefined
-      ? instantNotBefore(nowMs, liftedAt + 1)
+      ? instantNotBefore(nowMs, liftedAt + 1, sink)
       : { at: givenAt, atMs: Date.parse(givenAt) };
   rules.forEach((rule, index) => {
     const lifted = order.lifted.get(patternOf(rule));
@@ -163,7 +173,7 @@ function checkLift(
   const notifiedAt = latestNotification(state, order.id, pattern);
   const { at, atMs } =
     givenAt === undefined
-      ? instantNotBefore(nowMs, notifiedAt?.atMs ?? -Infinity)
+      ? instantNotBefore(nowMs, notifiedAt?.atMs ?? -Infinity, sink)
       : { at: givenAt, atMs: Date.parse(givenAt) };
   if (notifiedAt !== undefined && atMs < notifiedAt.atMs) {
     sink.add(

@@ -27,7 +27,7 @@ async function handle(
   deps: AdminDeps,
   tokenName: (authorization: string | undefined) => string | undefined,
 ): Promise<AdminResponse> {
-  const url = new URL(req.url ?? '/', 'http://admin');
+  const url = parseTarget(req.url ?? '/');
   const matching = adminRoutes.filter((route) => route.pattern.test(url.pathname));
   const open = matching.length > 0 && matching.every((route) => route.open);
   // Authenticate before routing: without a token, the API's shape (404 vs 405) stays private.
@@ -46,6 +46,15 @@ async function handle(
   const params = decodeParams(route.pattern.exec(url.pathname)?.slice(1) ?? []);
   const body = await readJsonBody(req);
   return route.handle({ method: req.method ?? 'GET', query: url.searchParams, body, actor }, params, deps);
+}
+
+/** The request target as a URL; one the URL parser refuses (`//[`, `http://[/`) is the client's 400. */
+function parseTarget(target: string): URL {
+  try {
+    return new URL(target, 'http://admin');
+  } catch {
+    throw new AdminHttpError(400, 'malformed request target');
+  }
 }
 
 function decodeParams(raw: string[]): string[] {

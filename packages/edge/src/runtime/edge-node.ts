@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { PurgeSelector } from '@edge451/cache';
 import { type CountryLocator, openCountryLocator } from '@edge451/geo';
 import type { Logger } from 'pino';
@@ -82,6 +83,12 @@ export async function openControlPlane(config: EdgeConfig, logger: Logger, metri
   const locator = await openGeo(config, logger, metrics);
   try {
     const audit = await AuditLog.open(config.state.dir);
+    if (audit.droppedTailBytes > 0) {
+      logger.warn(
+        { file: join(audit.dir, 'audit.jsonl'), bytes: audit.droppedTailBytes },
+        'audit log ended in a line a crash cut short (never acknowledged); cut off',
+      );
+    }
     const policy = await PolicyState.load(config.policy, audit, logger);
     metrics.policyVersion.set(policy.current().version);
     policy.onChange((after) => metrics.policyVersion.set(after.version));

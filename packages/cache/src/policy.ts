@@ -67,11 +67,20 @@ export function policyNow(policy: CachePolicy): number {
   return (policy as unknown as { now(): number }).now();
 }
 
+/** http-cache-semantics 4.3 internals the corrections below go through (not in its types). */
+interface FreshnessInternals {
+  _allowsStoringAuthenticated(this: CachePolicy): boolean;
+}
+const library = CachePolicy.prototype as unknown as FreshnessInternals;
+
 /**
- * A CachePolicy class whose clock is `clock` (epoch ms), so tests and the cache agree on "now", with two
+ * A CachePolicy class whose clock is `clock` (epoch ms), so tests and the cache agree on "now", with these
  * corrections to http-cache-semantics 4.3.0:
  * - a *fresh* `must-revalidate` response is served without revalidation (RFC 9111 §5.2.2.2 restricts only
- *   stale reuse; upstream regression kornelski/http-cache-semantics#54, still open);
+ *   stale reuse; upstream regression kornelski/http-cache-semantics#54, still open), also when it answered
+ *   a request with Authorization, which must-revalidate is what allows storing (§3.5);
+ * - a `proxy-revalidate` response has its freshness lifetime (the library gives it none in a shared cache;
+ *   §5.2.2.8 too restricts only stale reuse, which `forbidsStale` enforces);
  * - stale-while-revalidate is not used where `forbidsStale` says so.
  * The tests in http-cache.test files pin both, so an upgrade that fixes #54 shows up.
  * `responseHeaders` is the library's own, step for step, with its Date formatted once per second
@@ -84,15 +93,20 @@ export function createPolicyClass(clock: () => number): typeof CachePolicy {
       return heldInstant ?? clock();
     }
 
+    // True while evaluateRequest hides must-revalidate from the library (#54): it still allows storing.
+    #mustRevalidateHidden = false;
+
     override evaluateRequest(request: CachePolicy.Request): CachePolicy.EvaluateRequestResult {
       const directives = directivesOf(this);
       const mustRevalidate = directives['must-revalidate'];
       if (mustRevalidate !== undefined && !this.stale()) {
         delete directives['must-revalidate'];
+        this.#mustRevalidateHidden = true;
         try {
           return super.evaluateRequest(request);
         } finally {
           directives['must-revalidate'] = mustRevalidate;
+          this.#mustRevalidateHidden = false;
         }
       }
       const result = super.evaluateRequest(request);
@@ -100,6 +114,22 @@ export function createPolicyClass(clock: () => number): typeof CachePolicy {
         return { response: undefined, revalidation: { ...result.revalidation, synchronous: true } };
       }
       return result;
+    }
+
+    override maxAge(): number {
+      const directives = directivesOf(this);
+      const proxyRevalidate = directives['proxy-revalidate'];
+      if (proxyRevalidate === undefined) return super.maxAge();
+      delete directives['proxy-revalidate'];
+      try {
+        return super.maxAge();
+      } finally {
+        directives['proxy-revalidate'] = proxyRevalidate;
+      }
+    }
+
+    _allowsStoringAuthenticated(): boolean {
+      return this.#mustRevalidateHidden || library._allowsStoringAuthenticated.call(this);
     }
 
     override responseHeaders(): CachePolicy.Headers {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
+import CachePolicy from 'http-cache-semantics';
 import { describe, expect, test } from 'vitest';
-import { LazyPolicyRequest, policyRequestHeaders } from './request-headers.js';
+import { LazyPolicyRequest, policyRequestHeaders, policyResponseHeaders } from './request-headers.js';
 
 describe('LazyPolicyRequest', () => {
   const name = fc.constantFrom(
@@ -40,5 +41,32 @@ describe('LazyPolicyRequest', () => {
   test('a spread of it carries no client header (stored requests are built from spreads)', () => {
     const request = new LazyPolicyRequest({ cookie: 'secret' }, 'example.com', '/');
     expect({ ...request }).toEqual({ method: 'GET', url: '/' });
+  });
+});
+
+describe('policyResponseHeaders', () => {
+  test('puts Cache-Control directive names in lower case, and leaves their values and other headers alone', () => {
+    expect(
+      policyResponseHeaders({
+        'cache-control': ['Private, Max-Age=600', 'No-Cache="Set-Cookie"'],
+        'x-kept': 'MixedCase',
+        'set-cookie': ['a=1', 'b=2'],
+      }),
+    ).toEqual({
+      'cache-control': 'private, max-age=600, no-cache="Set-Cookie"',
+      'x-kept': 'MixedCase',
+      'set-cookie': ['a=1', 'b=2'],
+    });
+  });
+
+  test('the library then sees the directives whatever their case', () => {
+    for (const value of ['Private, max-age=600', 'max-age=600, No-Store', 'NO-STORE']) {
+      const policy = new CachePolicy(
+        { method: 'GET', url: '/', headers: {} },
+        { status: 200, headers: policyResponseHeaders({ 'cache-control': value }) },
+        { shared: true },
+      );
+      expect({ value, storable: policy.storable() }).toEqual({ value, storable: false });
+    }
   });
 });

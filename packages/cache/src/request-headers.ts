@@ -46,11 +46,17 @@ export function headerValue(headers: HeaderMap, name: string): string | undefine
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** The headers the cache hands to `fetchOrigin` for a GET/HEAD it may store. */
+/**
+ * The headers the cache hands to `fetchOrigin` for a GET/HEAD it may store. The request directives the
+ * cache ignores go too: an origin that saw one client's `Cache-Control` could make its answer from it
+ * (even say `Vary: Cache-Control`, which matching cannot honour for a field it ignores), and that answer
+ * would be stored for everybody.
+ */
 export function originRequestHeaders(headers: HeaderMap): HeaderMap {
   const copy: HeaderMap = { ...headers };
   for (const name of OVERRIDE_HEADERS) delete copy[name];
   for (const name of CLIENT_CONDITIONAL_HEADERS) delete copy[name];
+  for (const name of IGNORED_REQUEST_DIRECTIVES) delete copy[name];
   return copy;
 }
 
@@ -148,14 +154,35 @@ export function storedRequestHeaders(
 
 /**
  * Response headers as http-cache-semantics expects them: single strings, except `set-cookie` which stays
- * a list so it survives storage unchanged.
+ * a list so it survives storage unchanged, and Cache-Control with its directive names in lower case.
  */
 export function policyResponseHeaders(headers: HeaderMap): Record<string, string | string[]> {
   const result: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    result[name] = name === 'set-cookie' ? value : Array.isArray(value) ? value.join(', ') : value;
+    if (name === 'set-cookie') result[name] = value;
+    else if (name === 'cache-control')
+      result[name] = lowerCaseDirectiveNames(headerValue(headers, name) ?? '');
+    else result[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return result;
+}
+
+/**
+ * `Private, Max-Age=600` → `private, max-age=600`. Directive names are case-insensitive (RFC 9111 §5.2),
+ * but http-cache-semantics 4.3 looks them up as written, so an origin's `Private` or `No-Store` was not
+ * seen and a visitor's page was shared. Values are left as they are.
+ */
+export function lowerCaseDirectiveNames(cacheControl: string): string {
+  if (!/[A-Z]/.test(cacheControl)) return cacheControl;
+  return cacheControl
+    .split(',')
+    .map((directive) => {
+      const equals = directive.indexOf('=');
+      return equals === -1
+        ? directive.toLowerCase()
+        : directive.slice(0, equals).toLowerCase() + directive.slice(equals);
+    })
+    .join(',');
 }

@@ -95,6 +95,22 @@ describe('freshness', () => {
     expect(origin.count()).toBe(1);
   });
 
+  test("a client's Cache-Control and Pragma never reach the origin on a fill: its answer is stored for everybody", async () => {
+    const origin = await startOrigin(
+      respondWith(200, { 'cache-control': 'max-age=60', vary: 'Cache-Control' }, 'x'),
+    );
+    const cache = createHttpCache();
+    const reply = await fetchThrough(
+      cache,
+      origin,
+      cacheRequest('/v', { 'cache-control': 'no-transform', pragma: 'no-cache' }),
+    );
+    expect(reply.outcome).toBe('miss');
+    expect(origin.requests[0]?.headers['cache-control']).toBeUndefined();
+    expect(origin.requests[0]?.headers.pragma).toBeUndefined();
+    expect((await fetchThrough(cache, origin, cacheRequest('/v'))).outcome).toBe('hit');
+  });
+
   test('#54 workaround: a fresh must-revalidate response is served from cache without asking the origin', async () => {
     const origin = await startOrigin(
       respondWith(200, { 'cache-control': 'max-age=60, must-revalidate', etag: '"1"' }, 'x'),
@@ -105,6 +121,37 @@ describe('freshness', () => {
     clock.advance(30);
     expect((await fetchThrough(cache, origin, cacheRequest('/m'))).outcome).toBe('hit');
     expect(origin.count()).toBe(1);
+  });
+
+  test('#54 workaround: a fresh must-revalidate answer to a request with Authorization is reused (§3.5 lets it be stored)', async () => {
+    const origin = await startOrigin(
+      respondWith(200, { 'cache-control': 'max-age=60, must-revalidate' }, 'x'),
+    );
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    const authorised = cacheRequest('/a', { authorization: 'Bearer t' });
+    await (await fetchThrough(cache, origin, authorised)).storing;
+    clock.advance(30);
+    expect((await fetchThrough(cache, origin, authorised)).outcome).toBe('hit');
+    expect(origin.count()).toBe(1);
+  });
+
+  test('a proxy-revalidate response is fresh for its max-age (§5.2.2.8 restricts stale reuse only), then never served stale', async () => {
+    const origin = await startOrigin(
+      respondWith(200, { 'cache-control': 'max-age=60, proxy-revalidate, stale-if-error=600' }, 'x'),
+    );
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await (await fetchThrough(cache, origin, cacheRequest('/p'))).storing;
+    clock.advance(30);
+    expect((await fetchThrough(cache, origin, cacheRequest('/p'))).outcome).toBe('hit');
+    expect(origin.count()).toBe(1);
+    clock.advance(31);
+    origin.answer(respondWith(500, {}, 'down'));
+    expect(await fetchThrough(cache, origin, cacheRequest('/p'))).toMatchObject({
+      status: 500,
+      outcome: 'miss',
+    });
   });
 
   test('a stale must-revalidate response is revalidated before use', async () => {

@@ -21,6 +21,10 @@ import { createUncacheableMemory } from './uncacheable-memory.js';
 
 const MiB = 1024 * 1024;
 
+// `maxEntryBytes` bounds a body; the memory store counts an entry's headers and bookkeeping too, so it is
+// given room for them: a body of exactly maxEntryBytes is stored, as documented.
+const ENTRY_METADATA_ALLOWANCE_BYTES = 128 * 1024;
+
 /** Options of `createHttpCache`; every one has a default. */
 export interface HttpCacheOptions {
   /** Where responses go; default a memory store of `maxBytes` / `maxEntryBytes`. */
@@ -141,7 +145,13 @@ function buildInternals(options: HttpCacheOptions): CacheInternals {
   const livePolicies = new WeakMap<StoredResponse, CachePolicy>();
   return {
     name,
-    store: options.store ?? createMemoryStore({ maxBytes, maxEntryBytes, clock }),
+    store:
+      options.store ??
+      createMemoryStore({
+        maxBytes,
+        maxEntryBytes: Math.min(maxBytes, maxEntryBytes + ENTRY_METADATA_ALLOWANCE_BYTES),
+        clock,
+      }),
     clock,
     Policy,
     maxEntryBytes,

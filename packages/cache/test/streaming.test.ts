@@ -71,6 +71,18 @@ describe('streaming', () => {
     expect(cache.stats).toMatchObject({ entries: 0, bytes: 0 });
   });
 
+  test('a body of exactly maxEntryBytes is stored (the limit is on the body; headers are accounted besides)', async () => {
+    const body = Buffer.alloc(MiB, 'b');
+    const origin = await startOrigin((_request, response) => {
+      response.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': body.length }).end(body);
+    });
+    const cache = createHttpCache({ maxBytes: 16 * MiB, maxEntryBytes: MiB });
+    await (await fetchThrough(cache, origin, cacheRequest('/exact'))).storing;
+    const again = await fetchThrough(cache, origin, cacheRequest('/exact'));
+    expect(again).toMatchObject({ outcome: 'hit', text: body.toString() });
+    expect(origin.count()).toBe(1);
+  });
+
   test('a body without Content-Length is stored until it outgrows maxEntryBytes, then streams through with bounded memory', async () => {
     const origin = await startOrigin(bigBody(false));
     const cache = createHttpCache({ maxBytes: 16 * MiB, maxEntryBytes: 4 * MiB });

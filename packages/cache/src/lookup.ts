@@ -37,27 +37,42 @@ export function lookupStored(
   policyOf: (entry: StoredResponse) => CachePolicy,
 ): Lookup {
   if (entries.length === 0) return { kind: 'uri-miss' };
+  const entry = newestMatching(entries, request);
+  if (entry === undefined) return { kind: 'vary-miss' };
+  const policy = policyOf(entry);
+  const kept = keptFreshAnswer(policy);
+  if (kept !== undefined) {
+    return { kind: 'fresh', found: { entry, policy, headers: kept.headers, ttlSeconds: kept.ttlSeconds } };
+  }
+  const at = policyNow(policy);
+  const evaluation = atInstant(at, () => policy.evaluateRequest(request));
+  if (evaluation.response === undefined) return { kind: 'revalidate', found: { entry, policy } };
+  if (evaluation.revalidation !== undefined) {
+    const found = { entry, policy, headers: evaluation.response.headers };
+    return { kind: 'stale-while-revalidate', found };
+  }
+  const answer = keepFreshAnswer(policy, evaluation.response.headers, at);
+  return {
+    kind: 'fresh',
+    found: { entry, policy, headers: answer.headers, ttlSeconds: answer.ttlSeconds },
+  };
+}
+
+/**
+ * The most recent stored response the request selects (RFC 9111 §4.1: "the most recent one" when several
+ * are suitable). Several can match when an origin changed its `Vary`: an old entry stored without Vary
+ * matches every request, and must not shadow the fresh variants stored after it.
+ */
+function newestMatching(
+  entries: readonly StoredResponse[],
+  request: LazyPolicyRequest,
+): StoredResponse | undefined {
+  let newest: StoredResponse | undefined;
   for (const entry of entries) {
     if (!variantMatches(entry, request)) continue;
-    const policy = policyOf(entry);
-    const kept = keptFreshAnswer(policy);
-    if (kept !== undefined) {
-      return { kind: 'fresh', found: { entry, policy, headers: kept.headers, ttlSeconds: kept.ttlSeconds } };
-    }
-    const at = policyNow(policy);
-    const evaluation = atInstant(at, () => policy.evaluateRequest(request));
-    if (evaluation.response === undefined) return { kind: 'revalidate', found: { entry, policy } };
-    if (evaluation.revalidation !== undefined) {
-      const found = { entry, policy, headers: evaluation.response.headers };
-      return { kind: 'stale-while-revalidate', found };
-    }
-    const answer = keepFreshAnswer(policy, evaluation.response.headers, at);
-    return {
-      kind: 'fresh',
-      found: { entry, policy, headers: answer.headers, ttlSeconds: answer.ttlSeconds },
-    };
+    if (newest === undefined || entry.policy.t > newest.policy.t) newest = entry;
   }
-  return { kind: 'vary-miss' };
+  return newest;
 }
 
 /** Each stored entry's Vary fields and parsed variant key (`null`: no request selects it), made once. */

@@ -1,6 +1,6 @@
 import { createHttpCache } from '@edge451/cache';
 import { describe, expect, test } from 'vitest';
-import { cacheRequest, fetchThrough } from './support/client.js';
+import { cacheRequest, fetchThrough, manualClock } from './support/client.js';
 import { startOrigin } from './support/origin.js';
 
 describe('Vary', () => {
@@ -32,6 +32,31 @@ describe('Vary', () => {
     expect(origin.count()).toBe(3);
     expect(cache.stats.entries).toBe(3);
     expect(await cache.purge({ url: 'https://example.com/v' })).toBe(3);
+  });
+
+  test('when the origin starts to send Vary, the fresh variants win over the old entry stored without it', async () => {
+    let vary = false;
+    const origin = await startOrigin((request, response) => {
+      const headers = vary
+        ? { 'cache-control': 'max-age=600', vary: 'Accept-Language', etag: '"v2"' }
+        : { 'cache-control': 'max-age=1', etag: '"plain"' };
+      response.writeHead(200, headers).end(vary ? `lang=${request.headers['accept-language']}` : 'plain');
+    });
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await (await fetchThrough(cache, origin, cacheRequest('/w'))).storing;
+    clock.advance(2);
+    vary = true;
+    const fr = { 'accept-language': 'fr' };
+    const refreshed = await fetchThrough(cache, origin, cacheRequest('/w', fr));
+    expect(refreshed.text).toBe('lang=fr');
+    await refreshed.storing;
+    // The old entry (no Vary, stale, kept for revalidation) matches too; the newest match is served.
+    expect(await fetchThrough(cache, origin, cacheRequest('/w', fr))).toMatchObject({
+      outcome: 'hit',
+      text: 'lang=fr',
+    });
+    expect(origin.count()).toBe(2);
   });
 
   test('an absent Vary header and an empty one select different variants', async () => {

@@ -4,7 +4,7 @@ import { isNotModified, notModifiedHeaders } from './client-conditionals.js';
 import type { Flight } from './flight.js';
 import { forwardResponse } from './forward.js';
 import type { Found } from './lookup.js';
-import { ttlSeconds } from './policy.js';
+import { POLICY_OPTIONS, ttlSeconds } from './policy.js';
 import { definedHeaders, makeReply, mayHaveBody } from './replies.js';
 import { policyResponseHeaders } from './request-headers.js';
 import { notStoredReason } from './storability.js';
@@ -50,7 +50,7 @@ export function admitResponse(
   const policy = new cache.Policy(
     request,
     { status: response.status, headers: responseHeaders },
-    { shared: true },
+    POLICY_OPTIONS,
   );
   const hadAuthorization = context.policyRequest.headers.authorization !== undefined;
   const reason = notStoredReason(policy, responseHeaders, hadAuthorization, cache.maxEntryBytes);

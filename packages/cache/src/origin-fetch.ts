@@ -2,7 +2,7 @@ import { admitResponse, type FlightPlan } from './admit-response.js';
 import type { RequestContext } from './cache-context.js';
 import type { Flight } from './flight.js';
 import type { Found } from './lookup.js';
-import { allowsStaleIfError } from './policy.js';
+import { allowsStaleIfError, withFieldsAddedBy304 } from './policy.js';
 import { discardBody, replyFromStored } from './replies.js';
 import {
   headerValue,
@@ -85,11 +85,12 @@ async function revalidated(
   discardBody(response);
   const headers = policyResponseHeaders(withoutSurrogateHeaders(response.headers));
   const request = storageRequest(context, varyFields(stale.entry.policy.resh.vary));
-  const { policy, modified, matches } = stale.policy.revalidatedPolicy(request, { status: 304, headers });
-  if (modified || !matches) {
+  const revalidation = stale.policy.revalidatedPolicy(request, { status: 304, headers });
+  if (revalidation.modified || !revalidation.matches) {
     // §4.3.4: a 304 that selects no stored response cannot refresh it; ask once for the full response.
     return runFlight(context, flight, { fwd: plan.fwd });
   }
+  const policy = withFieldsAddedBy304(revalidation.policy, headers, request, context.cache.Policy);
   const entry = buildEntry(context, stale.entry.body, policy, stale.entry.surrogateKeys);
   const found = { entry, policy };
   const merged = entry.policy.resh as Record<string, string | string[]>;

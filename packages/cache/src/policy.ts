@@ -170,3 +170,45 @@ export function hasValidator(headers: Readonly<Record<string, unknown>>): boolea
 export function ttlSeconds(policy: CachePolicy): number {
   return Math.round(policy.maxAge() - policy.age());
 }
+
+/** The options every policy of the cache is made with: a shared cache (RFC 9111 §1). */
+export const POLICY_OPTIONS: CachePolicy.Options = { shared: true };
+
+// Fields a 304 does not bring into the stored response: the stored body's own (the library's list for
+// replaced fields), hop-by-hop ones, and Set-Cookie, which a shared cache never hands to others.
+const NOT_ADDED_BY_304: ReadonlySet<string> = new Set([
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'content-range',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'upgrade',
+  'set-cookie',
+]);
+
+/**
+ * RFC 9111 §3.2 and §4.3.4: a 304 adds the fields it carries to the stored response as well as replacing
+ * the ones it had. http-cache-semantics 4.3's `revalidatedPolicy` only replaces, so a 304 bringing
+ * `Cache-Control: max-age=600` to a response that had no Cache-Control left it stale, revalidated on
+ * every request. `refreshed` is what `revalidatedPolicy` returned; the result is it with the 304's new
+ * fields added (the same policy when there are none).
+ */
+export function withFieldsAddedBy304(
+  refreshed: CachePolicy,
+  notModifiedHeaders: Readonly<Record<string, string | string[]>>,
+  request: PolicyRequest,
+  Policy: typeof CachePolicy,
+): CachePolicy {
+  const stored = refreshed.toObject();
+  let added: Record<string, string | string[]> | undefined;
+  for (const name in notModifiedHeaders) {
+    if (name in stored.resh || NOT_ADDED_BY_304.has(name)) continue;
+    added ??= {};
+    added[name] = notModifiedHeaders[name] as string | string[];
+  }
+  if (added === undefined) return refreshed;
+  return new Policy(request, { status: stored.st, headers: { ...stored.resh, ...added } }, POLICY_OPTIONS);
+}

@@ -38,6 +38,35 @@ describe('revalidation with the origin', () => {
     expect(origin.count()).toBe(2);
   });
 
+  test('a 304 adds the fields it brings to the stored response (RFC 9111 §3.2), but never a Set-Cookie', async () => {
+    const origin = await startOrigin(
+      respondWith(200, { expires: 'Thu, 01 Jan 1970 00:00:00 GMT', etag: '"a"' }, 'old'),
+    );
+    const clock = manualClock();
+    const cache = createHttpCache({ clock });
+    await fetchThrough(cache, origin, cacheRequest('/added'));
+    origin.answer(
+      respondWith(304, {
+        etag: '"a"',
+        'cache-control': 'max-age=600',
+        'x-added': 'yes',
+        'set-cookie': 'id=1',
+      }),
+    );
+    const revalidated = await fetchThrough(cache, origin, cacheRequest('/added'));
+    expect(revalidated).toMatchObject({ outcome: 'revalidated', text: 'old' });
+    expect(revalidated.cacheStatus).toBe('edge451; fwd=stale; fwd-status=304; stored; ttl=600');
+    expect(revalidated.headers).toMatchObject({ 'cache-control': 'max-age=600', 'x-added': 'yes' });
+    expect(revalidated.headers['set-cookie']).toBeUndefined();
+    await revalidated.storing;
+    clock.advance(300);
+    const hit = await fetchThrough(cache, origin, cacheRequest('/added'));
+    expect(hit).toMatchObject({ outcome: 'hit', text: 'old' });
+    expect(hit.headers).toMatchObject({ 'x-added': 'yes' });
+    expect(hit.headers['set-cookie']).toBeUndefined();
+    expect(origin.count()).toBe(2);
+  });
+
   test('Last-Modified is revalidated with If-Modified-Since', async () => {
     const origin = await startOrigin(
       respondWith(200, { 'cache-control': 'max-age=10', 'last-modified': lastModified }, 'x'),

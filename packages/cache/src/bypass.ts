@@ -9,7 +9,7 @@ import type { CacheReply, CacheRequest, FetchOrigin, HeaderMap } from './types.j
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** Why a request skips the cache entirely. */
-export type BypassReason = 'method' | 'range' | 'precondition' | 'body';
+export type BypassReason = 'method' | 'range' | 'precondition' | 'body' | 'request-no-store';
 
 /**
  * Which GET/HEAD requests the cache does not handle: byte ranges (the cache stores whole responses only)
@@ -22,6 +22,7 @@ export type BypassReason = 'method' | 'range' | 'precondition' | 'body';
 export function requestBypassReason(request: CacheRequest): BypassReason | undefined {
   if (request.hasBody === true) return 'body';
   const { headers } = request;
+  if (asksNotToStore(headers)) return 'request-no-store';
   if (headers.range !== undefined || headers['if-range'] !== undefined) return 'range';
   if (headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined)
     return 'precondition';
@@ -82,4 +83,14 @@ function sameHostPath(reference: string | undefined, host: string): string | und
     // Not an absolute URL: nothing to invalidate.
   }
   return undefined;
+}
+
+/**
+ * `Cache-Control: no-store` in a request: nothing of it or its answer may be stored (RFC 9111 §5.2.1.5). The
+ * one request directive the cache honours: it costs the origin this client's request and nobody else's,
+ * where `no-cache` or `max-age=0` would let one client empty the cache for everybody.
+ */
+function asksNotToStore(headers: HeaderMap): boolean {
+  const cacheControl = headerValue(headers, 'cache-control');
+  return cacheControl !== undefined && /(?:^|,)\s*no-store\s*(?:,|$)/i.test(cacheControl);
 }

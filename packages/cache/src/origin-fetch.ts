@@ -101,12 +101,17 @@ async function revalidated(
   if (refused !== undefined) await deleteStored(context, stale.entry);
   flight.settle({ kind: 'entry', entry, outcome: 'revalidated', fwdStatus: 304 });
   const facts = { fwd: 'stale' as const, fwdStatus: 304, stored: stored === 'stored' };
-  return replyFromStored(
+  const reply = replyFromStored(
     context,
     found,
     'revalidated',
     stored === 'stored' ? facts : { ...facts, detail: stored },
   );
+  // A cookie the 304 sets answers this request only: never stored (withFieldsAddedBy304), never handed to
+  // the flight's waiters, but this client gets it (RFC 9111 §4.3.4). The reply's headers are its own copy.
+  const setCookie = response.headers['set-cookie'];
+  if (setCookie !== undefined) reply.headers['set-cookie'] = setCookie;
+  return reply;
 }
 
 /** RFC 5861 §4: the origin failed and the stored response allows being served stale meanwhile. */

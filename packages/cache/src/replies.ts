@@ -72,7 +72,9 @@ export function replyFromStored(
   // Read, never written: a fresh hit's headers are the answer fresh-answers.ts keeps for later hits.
   const headers = (found.headers ?? policy.responseHeaders()) as Readonly<Record<string, string | string[]>>;
   const ttl = found.ttlSeconds ?? ttlSeconds(policy);
-  if (isNotModified(context.request.headers, status, headers)) {
+  // Validators are the stored response's own: its Date is when it was generated or validated (RFC 9111
+  // §4.3.2), where the served headers' Date is now.
+  if (isNotModified(context.request.headers, status, entry.policy.resh)) {
     const notModified = notModifiedHeaders(headers);
     return makeReply(context.cache.name, {
       status: 304,

@@ -19,6 +19,7 @@ export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'revalidated' | 'bypass';
  * - `range` / `precondition`: the request carried `Range`/`If-Range` or `If-Match`/`If-Unmodified-Since`
  *   and was passed through untouched
  * - `body`: a GET or HEAD carried content; passed through, neither served from nor stored in the cache
+ * - `request-no-store`: the request said `Cache-Control: no-store`; passed through, nothing stored
  * - `origin-no-store` / `private`: the origin said so (RFC 9111 §5.2.2.5, §5.2.2.7)
  * - `authorization`: the request carried credentials and the response did not allow sharing (§3.5)
  * - `set-cookie`: responses that set cookies are never shared
@@ -35,6 +36,7 @@ export type NotStoredReason =
   | 'range'
   | 'precondition'
   | 'body'
+  | 'request-no-store'
   | 'origin-no-store'
   | 'private'
   | 'authorization'

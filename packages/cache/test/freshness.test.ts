@@ -88,11 +88,22 @@ describe('freshness', () => {
       { 'cache-control': 'no-cache' },
       { 'cache-control': 'max-age=0' },
       { pragma: 'no-cache' },
-      { 'cache-control': 'no-store' },
     ]) {
       expect((await fetchThrough(cache, origin, cacheRequest('/c', headers))).outcome).toBe('hit');
     }
     expect(origin.count()).toBe(1);
+  });
+
+  test("a client's no-store is honoured for that request only: passed through, nothing stored (§5.2.1.5)", async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60' }, 'x'));
+    const cache = createHttpCache();
+    const secret = await fetchThrough(cache, origin, cacheRequest('/s', { 'cache-control': 'No-Store' }));
+    expect(secret).toMatchObject({ outcome: 'bypass', notStored: 'request-no-store', text: 'x' });
+    expect(origin.requests[0]?.headers['cache-control']).toBe('No-Store');
+    expect(cache.stats.entries).toBe(0);
+    await (await fetchThrough(cache, origin, cacheRequest('/s'))).storing;
+    expect((await fetchThrough(cache, origin, cacheRequest('/s'))).outcome).toBe('hit');
+    expect(origin.count()).toBe(2);
   });
 
   test("a client's Cache-Control and Pragma never reach the origin on a fill: its answer is stored for everybody", async () => {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type AuditEntry,
+  type ChangeAnswer,
+  callAdmin,
+  type ErrorAnswer,
+  notification,
+  type PolicyView,
+  policyVersion,
+} from './support/admin.js';
+import {
   clientIps,
   forwardedClientIp,
   motogpHosts,
@@ -18,22 +27,6 @@ const mirrorHost = 'motogpstream2.me';
 const unrelatedHost = 'news.example';
 const siteHosts = [...motogpHosts, mirrorHost, unrelatedHost, '*.mirrors.test'];
 
-type ChangeAnswer = { version: number; versionBefore: number; audit: AuditEntry };
-type AuditEntry = {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  change?: Record<string, unknown>;
-  versionBefore: number;
-  versionAfter: number;
-};
-type PolicyView = {
-  version: number;
-  hostCount: number;
-  orders: Array<Record<string, unknown> & { id: string; hostCount: number }>;
-};
-type ErrorAnswer = { error: string; issues?: Array<{ path: string; message: string }> };
 type DecisionAnswer = {
   blocked: boolean;
   reason: string;
@@ -42,7 +35,6 @@ type DecisionAnswer = {
   client: { ip: string | null; country: string | null; countrySource: string };
   policyVersion: number;
 };
-type AdminAnswer<T> = { status: number; headers: Record<string, string | string[] | undefined>; json: T };
 
 async function startBlockingEdge(): Promise<{
   edge: RunningEdge;
@@ -65,41 +57,6 @@ async function startBlockingEdge(): Promise<{
   });
   const edge = await startEdge(config, { 'policy.yaml': { orders: [motogpOrder] } });
   return { edge, origin, config };
-}
-
-/** One admin request; `token: null` sends no Authorization, `authorization` sends that header verbatim. */
-async function callAdmin<T>(
-  edge: RunningEdge,
-  method: string,
-  path: string,
-  options: { body?: unknown; rawBody?: string; token?: string | null; authorization?: string } = {},
-): Promise<AdminAnswer<T>> {
-  const headers: Record<string, string> = {};
-  const token = options.token === undefined ? adminToken : options.token;
-  if (options.authorization !== undefined) headers.authorization = options.authorization;
-  else if (token !== null) headers.authorization = `Bearer ${token}`;
-  const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await send(`${edge.adminUrl}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body }),
-  });
-  let json: unknown;
-  try {
-    json = JSON.parse(response.body);
-  } catch {
-    json = response.body;
-  }
-  return { status: response.status, headers: response.headers, json: json as T };
-}
-
-async function policyVersion(edge: RunningEdge): Promise<number> {
-  return (await callAdmin<PolicyView>(edge, 'GET', '/policy')).json.version;
-}
-
-function notification(hosts: string[]) {
-  return { hosts, notifiedBy: 'ARCOM', reference: 'ARCOM notification 2025-04-02 n°7' };
 }
 
 describe('open endpoints', () => {

@@ -3,6 +3,15 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  type AuditEntry,
+  type ChangeAnswer,
+  callAdmin,
+  type ErrorAnswer,
+  notification,
+  type PolicyView,
+  policyVersion,
+} from './support/admin.js';
+import {
   clientIps,
   forwardedClientIp,
   motogpHosts,
@@ -11,7 +20,7 @@ import {
 } from './support/blocking-order.js';
 import { answerThroughEdge, discoverWorkers, workerOf } from './support/cluster.js';
 import { adminToken, type RunningEdge, startEdge, testConfig } from './support/edge.js';
-import { send, sendRaw, statusOf } from './support/http.js';
+import { sendRaw, statusOf } from './support/http.js';
 import { startOrigin } from './support/origin.js';
 
 // Hostile and unusual use of the admin API and of the policy-change path of the real binary: bodies and
@@ -23,24 +32,6 @@ const unrelatedHost = 'news.example';
 const siteHosts = [...motogpHosts, mirrorHost, unrelatedHost, '*.mirrors.test'];
 const refusedChange = 'policy change refused; the previous policy stays in force';
 const policyFiles = { 'policy.yaml': { orders: [motogpOrder] } };
-
-type ChangeAnswer = { version: number; versionBefore: number; audit: AuditEntry };
-type AuditEntry = {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  change?: Record<string, unknown>;
-  versionBefore: number;
-  versionAfter: number;
-};
-type PolicyView = {
-  version: number;
-  hostCount: number;
-  orders: Array<Record<string, unknown> & { id: string; hostCount: number }>;
-};
-type ErrorAnswer = { error: string; issues?: Array<{ path: string; message: string }> };
-type AdminAnswer<T> = { status: number; headers: Record<string, string | string[] | undefined>; json: T };
 
 async function startBlockingEdge(overrides: Record<string, unknown> = {}) {
   const origin = await startOrigin();
@@ -72,51 +63,9 @@ function stateFile(edge: RunningEdge): string {
   return join(edge.dir, '.edge451-state', 'audit.jsonl');
 }
 
-/** One admin request; `token: null` sends no Authorization, `authorization` sends that header verbatim. */
-async function callAdmin<T>(
-  edge: RunningEdge,
-  method: string,
-  path: string,
-  options: {
-    body?: unknown;
-    rawBody?: string;
-    contentType?: string;
-    token?: string | null;
-    authorization?: string;
-    headers?: Record<string, string>;
-  } = {},
-): Promise<AdminAnswer<T>> {
-  const headers: Record<string, string> = { ...options.headers };
-  const token = options.token === undefined ? adminToken : options.token;
-  if (options.authorization !== undefined) headers.authorization = options.authorization;
-  else if (token !== null) headers.authorization = `Bearer ${token}`;
-  const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-  if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const response = await send(`${edge.adminUrl}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body }),
-  });
-  let json: unknown;
-  try {
-    json = JSON.parse(response.body);
-  } catch {
-    json = response.body;
-  }
-  return { status: response.status, headers: response.headers, json: json as T };
-}
-
-async function policyVersion(edge: RunningEdge): Promise<number> {
-  return (await callAdmin<PolicyView>(edge, 'GET', '/policy')).json.version;
-}
-
 async function auditChanges(edge: RunningEdge): Promise<AuditEntry[]> {
   const audit = await callAdmin<{ entries: AuditEntry[] }>(edge, 'GET', '/audit?limit=10000');
   return audit.json.entries.filter((entry) => entry.change !== undefined);
-}
-
-function notification(hosts: string[], extra: Record<string, unknown> = {}) {
-  return { hosts, notifiedBy: 'ARCOM', reference: 'ARCOM notification 2025-04-02 n°7', ...extra };
 }
 
 /** What a French client gets for each host, as one object (a diff names the host). */

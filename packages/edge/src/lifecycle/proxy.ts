@@ -33,7 +33,7 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
       const failure = toEdgeError(error);
       // A request body the client malformed or cut off fails the upload too: that is the client's doing,
       // not the origin's (and must not count as an origin error).
-      if (failure.source !== 'client' && body !== null && body.errored !== null) {
+      if (failure.source !== 'client' && body !== null && clientCutTheBody(body)) {
         throw new EdgeError('EDGE_BAD_REQUEST', 'client', 'the request body could not be read', {
           cause: error,
         });
@@ -86,4 +86,15 @@ function definedOnly(
     if (value !== undefined) out[name] = value;
   }
   return out;
+}
+
+/**
+ * Whether the request body failed because the client's connection ended before it did (a cut upload, or
+ * one node:http's parser refused, which closes the connection): node:http then destroys the request with
+ * its own `ECONNRESET` "aborted" error. An origin failure destroys the body too, but with undici's error
+ * (`connect ECONNREFUSED …`), which must stay the origin's.
+ */
+function clientCutTheBody(body: Readable): boolean {
+  const error = body.errored as NodeJS.ErrnoException | null;
+  return error !== null && error.code === 'ECONNRESET' && error.message === 'aborted';
 }

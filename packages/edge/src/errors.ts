@@ -68,10 +68,22 @@ export function toEdgeError(error: unknown): EdgeError {
   ) {
     return new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client went away', { cause: error });
   }
-  if (code?.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
-    return new EdgeError('EDGE_ORIGIN_PROTOCOL', 'origin', `origin sent an invalid response (${code})`, {
-      cause: error,
-    });
+  if (
+    code?.startsWith('HPE_') ||
+    code === 'UND_ERR_INFO' ||
+    code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' ||
+    code === 'UND_ERR_HEADERS_OVERFLOW' ||
+    // undici 7's parser errors often carry no code (it looks the llhttp error name up the wrong way).
+    (error instanceof Error && error.name === 'HTTPParserError')
+  ) {
+    return new EdgeError(
+      'EDGE_ORIGIN_PROTOCOL',
+      'origin',
+      `origin sent an invalid response (${code ?? 'parse error'})`,
+      {
+        cause: error,
+      },
+    );
   }
   const message = error instanceof Error ? error.message : String(error);
   return new EdgeError('EDGE_INTERNAL', 'internal', message, { cause: error });

@@ -1,5 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
-import { EdgeError } from '../errors.js';
+import { EdgeError, toEdgeError } from '../errors.js';
 import type { Reply, RequestContext } from './context.js';
 
 /**
@@ -25,8 +25,14 @@ export async function respond(ctx: RequestContext, reply: Reply): Promise<void> 
   try {
     await pipeBody(body, res);
   } catch (error) {
-    throw res.destroyed && !res.writableFinished && ctx.abort.aborted
-      ? new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client went away mid-body', { cause: error })
+    if (res.destroyed && !res.writableFinished && ctx.abort.aborted) {
+      throw new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client went away mid-body', { cause: error });
+    }
+    // A body that stalled past bodyMs stays a timeout (for alerts on origin timeouts); any other failure
+    // once the status line has gone is a response the origin broke off.
+    const failure = toEdgeError(error);
+    throw failure.code === 'EDGE_ORIGIN_TIMEOUT'
+      ? failure
       : new EdgeError('EDGE_ORIGIN_PROTOCOL', 'origin', 'origin body failed mid-stream', { cause: error });
   }
 }

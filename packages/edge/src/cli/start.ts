@@ -41,6 +41,13 @@ export async function runStart(configFile: string | undefined): Promise<number> 
   }
   const logger = createLogger(config.log.level);
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+  // A SIGHUP during start-up (`systemctl reload` right after start) would end the process by default: it is
+  // remembered, and the reload runs once the node is ready.
+  let reloadAsked = false;
+  const askReload = () => {
+    reloadAsked = true;
+  };
+  process.on('SIGHUP', askReload);
   let node: EdgeNode;
   try {
     node =
@@ -52,12 +59,16 @@ export async function runStart(configFile: string | undefined): Promise<number> 
     if (issues === undefined) throw error;
     reportIssues(issues);
     return 1;
+  } finally {
+    process.off('SIGHUP', askReload);
   }
-  installSignals(node, file, env, logger);
+  const reload = installSignals(node, file, env, logger);
+  if (reloadAsked) reload();
   return -1;
 }
 
-function installSignals(node: EdgeNode, file: string, env: NodeJS.ProcessEnv, logger: Logger): void {
+/** SIGTERM/SIGINT drain and exit; SIGHUP reloads. Returns the reload, for a SIGHUP that came during start-up. */
+function installSignals(node: EdgeNode, file: string, env: NodeJS.ProcessEnv, logger: Logger): () => void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -77,7 +88,7 @@ function installSignals(node: EdgeNode, file: string, env: NodeJS.ProcessEnv, lo
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
+  const reload = () => {
     loadConfig(file, env)
       .then((next) => node.reload(next))
       .then(
@@ -90,5 +101,7 @@ function installSignals(node: EdgeNode, file: string, env: NodeJS.ProcessEnv, lo
           );
         },
       );
-  });
+  };
+  process.on('SIGHUP', reload);
+  return reload;
 }

@@ -33,16 +33,27 @@ export async function bindListener(
   if (config.tls !== undefined && certificates !== undefined) {
     const address = { host: config.host, port: config.port, tls: config.tls };
     const tls = await listenForTls(http, address, { certificates, proxyProtocol, logger });
-    return { scheme: 'https', http, ...tls };
+    return { scheme: 'https', http: trackingConnections(http), ...tls };
   }
-  const listener =
-    proxyProtocol === undefined
-      ? await listen(http, config.host, config.port)
-      : await listenForProxyProtocol(
-          (socket) => http.emit('connection', socket),
-          config,
-          proxyProtocol.isTrustedPeer,
-          logger,
-        );
-  return { scheme: 'http', http, listener };
+  if (proxyProtocol === undefined) {
+    return { scheme: 'http', http, listener: await listen(http, config.host, config.port) };
+  }
+  const listener = await listenForProxyProtocol(
+    (socket) => http.emit('connection', socket),
+    config,
+    proxyProtocol.isTrustedPeer,
+    logger,
+  );
+  return { scheme: 'http', http: trackingConnections(http), listener };
+}
+
+/**
+ * node:http starts tracking its connections (which `headersTimeout`, `requestTimeout` and
+ * `closeIdleConnections` all work from) when the server emits 'listening'. A server fed connections by
+ * another listener never listens itself, so without this its TLS and PROXY-protocol clients were never
+ * timed out (slowloris) and idle keep-alive connections stayed open, and served, through a SIGTERM drain.
+ */
+function trackingConnections(http: Server): Server {
+  http.emit('listening');
+  return http;
 }

@@ -74,9 +74,11 @@ export function runClusterWorker(): void {
         return;
     }
   });
-  // SIGTERM/SIGINT reach the whole process group; the primary coordinates the drain.
+  // Signals that reach the whole process group (or `pkill -f`, which matches the workers' command line too)
+  // are the primary's to act on: it coordinates the drain and the reload.
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
   send({ type: 'hello' });
 }
 

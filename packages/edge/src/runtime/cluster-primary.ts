@@ -132,17 +132,19 @@ export async function startClusterPrimary(
     metrics,
     async reload(next) {
       await policy.reload(next.policy);
-      // "reloaded" is logged only once every worker routes with the new config.
+      const previous = current;
+      // From here a worker that says hello starts with `next`; one already starting gets it as a config
+      // message and applies it once it is up. "reloaded" is logged once every ready worker routes with it.
+      current = next;
       const id = nextConfigId++;
       const waiting = new Set(ready.keys());
       configAcks.set(id, waiting);
-      for (const worker of waiting) sendToWorker(worker, { type: 'config', id, config: next });
+      broadcast({ type: 'config', id, config: next });
       while (waiting.size > 0 && [...waiting].some((worker) => !worker.isDead())) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       configAcks.delete(id);
-      warnAboutRestartOnlyChanges(current, next, logger);
-      current = next;
+      warnAboutRestartOnlyChanges(previous, next, logger);
     },
     async close() {
       stopping = true;

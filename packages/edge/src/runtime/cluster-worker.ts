@@ -22,6 +22,8 @@ export function runClusterWorker(): void {
   const send = (message: WorkerMessage) => process.send?.(message);
   let running: Running | undefined;
   let traffic: TrafficServer | undefined;
+  // A config reloaded while this worker was starting: applied once its traffic server is up.
+  let configWhileStarting: EdgeConfig | undefined;
 
   const start = async (config: EdgeConfig, snapshot: PolicySnapshot) => {
     const logger = createLogger(config.log.level);
@@ -37,6 +39,10 @@ export function runClusterWorker(): void {
     if (cache !== undefined) purgeWhenBlocked(replica, cache, logger);
     const locator = await openGeo(config, logger, metrics);
     traffic = await startTrafficServer(config, { locator, policy: replica, cache, logger, metrics });
+    if (configWhileStarting !== undefined) {
+      running.config = configWhileStarting;
+      traffic.useConfig(configWhileStarting);
+    }
     send({ type: 'ready', url: traffic.url });
   };
 
@@ -58,8 +64,12 @@ export function runClusterWorker(): void {
         }
         return;
       case 'config':
+        if (traffic === undefined) {
+          configWhileStarting = message.config;
+          return;
+        }
         if (running !== undefined) running.config = message.config;
-        traffic?.useConfig(message.config);
+        traffic.useConfig(message.config);
         send({ type: 'config-applied', id: message.id });
         return;
       case 'purge':

@@ -93,6 +93,28 @@ describe('hot reload', () => {
     expect(locator.lookupCountry('8.8.8.8').country).toBe('US');
   });
 
+  test("follows a replacement renamed over a symlink's target in another directory (geoipupdate in /var/lib/GeoIP)", async () => {
+    const linkDirectory = await temporaryDirectory();
+    const dataDirectory = await temporaryDirectory();
+    const target = join(dataDirectory, 'GeoLite2-Country.mmdb');
+    await copyFile(fixtures.country, target);
+    const path = join(linkDirectory, 'GeoLite2-Country.mmdb');
+    await symlink(target, path);
+    const events: GeoReloadEvent[] = [];
+    const locator = await openCountryLocator({
+      path,
+      watchDebounceMs: DEBOUNCE_MS,
+      onReload: (event) => events.push(event),
+    });
+    onTestFinished(() => locator.close());
+    expect(locator.lookupCountry('8.8.8.8').country).toBeNull();
+
+    await replaceByRename(fixtures.embedded, target);
+
+    await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5_000 });
+    expect(locator.lookupCountry('8.8.8.8').country).toBe('US');
+  });
+
   test('other files changing in the directory do not reload the database', async () => {
     const { directory, events } = await watchedCopy(fixtures.country);
     await writeFile(join(directory, 'GeoLite2-City.mmdb.lock'), 'x');

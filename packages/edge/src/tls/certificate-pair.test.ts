@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,24 @@ describe('loadCertificatePair', () => {
     expect(garbage.message).toBe(
       `certificate 1 in ${dir}/garbage.pem does not parse: expected PEM certificates, leaf first, as in certbot's fullchain.pem`,
     );
+  });
+
+  it('refuses a chain cut while it was written, even inside the BEGIN line of its issuer', async () => {
+    const dir = await tempFolder();
+    const chain = await readFile(fixture('shop-rsa.pem'), 'latin1');
+    const issuerStart = chain.indexOf('-----BEGIN CERTIFICATE-----', 1);
+    expect(issuerStart).toBeGreaterThan(0);
+    for (const cut of [issuerStart + 11, issuerStart + 40]) {
+      const file = join(dir, `cut-${cut}.pem`);
+      await writeFile(file, chain.slice(0, cut), 'latin1');
+      const problem = problemOf({ cert: file, key: shop.key });
+      expect(problem.code).toBe('EDGE_TLS_CERT_INVALID');
+      expect(problem.message).toMatch(/ends in an incomplete certificate/);
+    }
+    // Other complete PEM blocks beside the certificates (a key some tools append) are no cut.
+    const withKey = join(dir, 'with-key.pem');
+    await writeFile(withKey, chain + (await readFile(shop.key, 'latin1')), 'latin1');
+    expect(loadCertificatePair({ cert: withKey, key: shop.key }).leaf.subject).toContain('shop');
   });
 
   it('refuses a key that belongs to another certificate, naming both files', () => {

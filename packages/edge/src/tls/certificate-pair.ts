@@ -42,6 +42,7 @@ export type CertificatePair = {
 };
 
 const pemCertificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const completePemBlock = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
 
 /**
  * Reads and checks a certificate chain and its private key: every certificate parses, the key parses and
@@ -123,8 +124,19 @@ function readPem(files: CertificateFiles, field: keyof CertificateFiles): Buffer
 }
 
 function parseChain(pem: Buffer, file: string): X509Certificate[] {
-  const blocks = pem.toString('latin1').match(pemCertificate) ?? [];
+  const text = pem.toString('latin1');
+  const blocks = text.match(pemCertificate) ?? [];
   const expected = "expected PEM certificates, leaf first, as in certbot's fullchain.pem";
+  // A file cut while it was written (a renewal caught mid-copy) can end inside a block, even inside its
+  // BEGIN line, which the certificate pattern just skips: served, the leaf would go out without its issuer.
+  if (/-----BEGIN/.test(text.replace(completePemBlock, ''))) {
+    throw new CertificateProblem(
+      'EDGE_TLS_CERT_INVALID',
+      'cert',
+      file,
+      `${file} ends in an incomplete certificate (the file may still be being written): ${expected}`,
+    );
+  }
   if (blocks.length === 0) {
     throw new CertificateProblem(
       'EDGE_TLS_CERT_INVALID',

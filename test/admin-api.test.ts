@@ -604,7 +604,7 @@ describe('malformed requests', () => {
     const unknown = await callAdmin<ErrorAnswer>(edge, 'GET', '/orders');
     expect(unknown).toMatchObject({ status: 404, json: { error: 'no such admin endpoint' } });
     const wrongMethod = await callAdmin<ErrorAnswer>(edge, 'POST', '/policy', { body: {} });
-    expect(wrongMethod).toMatchObject({ status: 405, json: { error: 'expected GET' } });
+    expect(wrongMethod).toMatchObject({ status: 405, json: { error: 'expected GET or HEAD' } });
     const patch = await callAdmin<ErrorAnswer>(edge, 'PATCH', `/orders/${motogpOrder.id}`, { body: {} });
     expect(patch).toMatchObject({ status: 405, json: { error: 'expected PUT or DELETE' } });
   });
@@ -614,6 +614,19 @@ describe('malformed requests', () => {
     const answer = await callAdmin<ErrorAnswer>(edge, 'PATCH', `/orders/${motogpOrder.id}`, { body: {} });
     expect(answer.status).toBe(405);
     expect(answer.headers.allow).toBe('PUT, DELETE');
+    const onPolicy = await callAdmin<ErrorAnswer>(edge, 'POST', '/policy', { body: {} });
+    expect(onPolicy.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('HEAD is answered like GET without a body, and a GET ignores any body it carries', async () => {
+    const { edge } = await startBlockingEdge();
+    const head = await callAdmin<string>(edge, 'HEAD', '/healthz', { token: null });
+    expect(head).toMatchObject({ status: 200, json: '' });
+    const withBody = await callAdmin<unknown>(edge, 'GET', '/healthz', {
+      token: null,
+      rawBody: 'not json at all',
+    });
+    expect(withBody.status).toBe(200);
   });
 });
 

@@ -38,13 +38,19 @@ async function handle(
     });
   }
   if (matching.length === 0) throw new AdminHttpError(404, 'no such admin endpoint');
-  const route = matching.find((candidate) => candidate.method === req.method);
+  // HEAD is a GET without the body (load balancers probe /healthz with it); node:http drops the body.
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  const route = matching.find((candidate) => candidate.method === method);
   if (route === undefined) {
-    const allowed = matching.map((candidate) => candidate.method);
+    const allowed = matching.flatMap((candidate) =>
+      candidate.method === 'GET' ? ['GET', 'HEAD'] : [candidate.method],
+    );
     throw new AdminHttpError(405, `expected ${allowed.join(' or ')}`, { allow: allowed.join(', ') });
   }
   const params = decodeParams(route.pattern.exec(url.pathname)?.slice(1) ?? []);
-  const body = await readJsonBody(req);
+  // A GET takes no body: it is neither read nor parsed (the open routes would otherwise buffer up to
+  // 16 MiB for anyone who can reach the listener).
+  const body = route.method === 'GET' ? undefined : await readJsonBody(req);
   return route.handle({ method: req.method ?? 'GET', query: url.searchParams, body, actor }, params, deps);
 }
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
+import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { clientIps, motogpOrder } from './support/blocking-order.js';
@@ -211,6 +212,32 @@ describe('one connection, several requests', () => {
     );
     expect(statusesOf(raw)).toEqual([451, 200]);
     expect(origin.requests.map((seen) => seen.url)).toEqual(['/after']);
+  });
+
+  it('Expect: 100-continue is answered only once the request passed the gate: a blocked client never uploads', async () => {
+    const { edge, origin } = await startWorld();
+    const expecting = (host: string) =>
+      `POST /upload HTTP/1.1\r\nHost: ${host}\r\nX-Forwarded-For: ${FR}\r\nExpect: 100-continue\r\n` +
+      'Content-Length: 5\r\nConnection: close\r\n\r\n';
+    // The client sends headers only and waits: the 451 comes without a 100 Continue before it.
+    const blocked = await sendRaw(edge.url, expecting('motogpstream.me'), 2_000);
+    expect(statusesOf(blocked)).toEqual([451]);
+    expect(blocked).not.toContain('100 Continue');
+    // An allowed request is told to go on, then its body reaches the origin.
+    const socket = connect(Number(new URL(edge.url).port), '127.0.0.1');
+    let raw = '';
+    let sent = false;
+    socket.on('data', (chunk: Buffer) => {
+      raw += chunk.toString('latin1');
+      if (raw.startsWith('HTTP/1.1 100 Continue') && !sent) {
+        sent = true;
+        socket.write('hello');
+      }
+    });
+    socket.write(expecting('fine.example'));
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(statusesOf(raw)).toEqual([100, 200]);
+    expect(origin.requests.map((seen) => seen.url)).toEqual(['/upload']);
   });
 
   it('request smuggling shapes are one 400, and the request hidden behind them never runs', async () => {
@@ -451,7 +478,7 @@ describe('TLS: one connection, several hosts (DECISIONS #16)', () => {
     const request = (path: string, host: string, ip: string, close = false) =>
       `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nX-Forwarded-For: ${ip}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
     const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect({
+      const socket = connectTls({
         host: '127.0.0.1',
         port,
         servername: 'shop.example',

@@ -20,7 +20,13 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
   const site = ctx.site;
   if (site === undefined) throw new Error('proxy phase reached without a routed site');
   const body = hasRequestBody(ctx) ? (ctx.req as Readable) : null;
+  // The 100 Continue node:http held back (traffic-server.ts): the request passed the gate and goes on.
+  let mayContinue = body !== null && expectsContinue(ctx);
   return async (request, signal) => {
+    if (mayContinue) {
+      mayContinue = false;
+      ctx.res.writeContinue();
+    }
     try {
       return await pools.request(site, {
         method: request.method,
@@ -97,4 +103,8 @@ function definedOnly(
 function clientCutTheBody(body: Readable): boolean {
   const error = body.errored as NodeJS.ErrnoException | null;
   return error !== null && error.code === 'ECONNRESET' && error.message === 'aborted';
+}
+
+function expectsContinue(ctx: RequestContext): boolean {
+  return ctx.req.headers.expect?.toLowerCase() === '100-continue';
 }

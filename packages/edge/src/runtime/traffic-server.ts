@@ -78,7 +78,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
 
   let inFlight = 0;
   const createHttpServer = (scheme: Scheme) => {
-    const server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       const ctx = createContext(req, res, scheme);
       inFlight += 1;
       res.once('close', () => {
@@ -86,7 +86,11 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
         if (!res.writableFinished) ctx.abort.abort();
       });
       void runLifecycle(ctx, phases);
-    });
+    };
+    const server = createServer(onRequest);
+    // `Expect: 100-continue` is answered by the proxy phase, once the request has passed the gate: node:http
+    // would send 100 Continue at once, telling a client about to get its 451 to upload its body first.
+    server.on('checkContinue', onRequest);
     // node:http keeps only the first 1,000 header lines by default and drops the rest without a word: a
     // client could push a trusted proxy's X-Forwarded-For, appended after its own lines, out of the request.
     // Every line is read instead; the header size limit (16 KiB) still bounds the work.

@@ -1,13 +1,13 @@
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer as createTcpServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startEdge, testConfig } from './support/edge.js';
 import { send, sendRaw, statusOf } from './support/http.js';
-import { startOrigin } from './support/origin.js';
+import { closedPort, startOrigin } from './support/origin.js';
 
 const FR = '2a02:cfc0::1';
 
@@ -361,16 +361,6 @@ describe('upgrades', () => {
     expect(statusOf(h2c)).toBe(501);
   });
 });
-
-/** A loopback port nothing listens on: connections to it are refused. */
-async function closedPort(): Promise<number> {
-  const server = createTcpServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function rssOf(pid: number): Promise<number> {
   const { readFile } = await import('node:fs/promises');

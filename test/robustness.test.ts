@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { sampleValue, until } from './support/cluster.js';
 import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
 import { send, statusOf } from './support/http.js';
-import { startOrigin } from './support/origin.js';
+import { closedPort, startOrigin } from './support/origin.js';
 
 // Robustness at the connection and upstream level: origins that break HTTP, cut or stall; clients that
 // upload, pipeline, stall, leave or idle; SIGTERM with responses in flight. Raw sockets on both sides, so
@@ -108,16 +108,6 @@ async function metricsOf(edge: RunningEdge): Promise<string> {
 
 const originErrors = (metrics: string, code: string) =>
   sampleValue(metrics, `edge451_origin_errors_total{code="${code}"}`);
-
-/** A loopback port nothing listens on: connections to it are refused. */
-async function closedPort(): Promise<number> {
-  const server = createTcpServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function descriptorsOf(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;

@@ -8,7 +8,6 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect, type TLSSocket } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { writeMmdb } from '../packages/geo/test/support/write-mmdb.js';
@@ -32,16 +31,20 @@ import {
 } from './support/edge.js';
 import { send } from './support/http.js';
 import { startOrigin } from './support/origin.js';
+import {
+  testCa as ca,
+  pairOf,
+  startEdgeWithTls,
+  type TlsEdge,
+  type TlsEdgeOptions,
+  tlsFixture,
+} from './support/tls.js';
 
 // Probes of TLS termination, geo database handling and multi-worker mode of the real binary, beyond
 // test/tls.test.ts and test/cluster.test.ts: raw ClientHellos (SNI spellings, fragmentation, stalls,
 // old protocol versions), renewals caught in awkward states, geo databases replaced badly, and workers
 // dying or starting while something else happens.
 
-const tlsFixtures = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
-const tlsFixture = (name: string) => join(tlsFixtures, name);
-const pairOf = (name: string) => ({ cert: tlsFixture(`${name}.pem`), key: tlsFixture(`${name}-key.pem`) });
-const ca = readFileSync(tlsFixture('ca.pem'));
 const leafOf = (name: string) => new X509Certificate(readFileSync(tlsFixture(`${name}.pem`)));
 const fingerprints = {
   listener: leafOf('listener-default').fingerprint256,
@@ -52,8 +55,6 @@ const fingerprints = {
 };
 const { FR, GB } = clientIps;
 
-const policy = { orders: [{ ...motogpOrder, hosts: ['motogpstream.me', 'live.news.example'] }] };
-
 function sitesFor(originUrl: string, news: { cert: string; key: string } = pairOf('news-ecdsa')) {
   return [
     { name: 'shop', hosts: ['shop.example', 'www.shop.example'], origin: originUrl, tls: pairOf('shop-rsa') },
@@ -62,34 +63,12 @@ function sitesFor(originUrl: string, news: { cert: string; key: string } = pairO
   ];
 }
 
-type TlsEdge = { edge: RunningEdge; tlsPort: number };
-
-/** The binary with a plain listener and a TLS one (default certificate `listenerPair`), on free ports. */
-async function startTlsEdge(
-  options: {
-    originUrl?: string;
-    listenerPair?: string;
-    sites?: object[];
-    extra?: Record<string, unknown>;
-    dir?: string;
-  } = {},
+/** The edge with this file's sites unless a test gives its own. */
+function startTlsEdge(
+  options: Omit<TlsEdgeOptions, 'sites'> & { sites?: object[]; originUrl?: string } = {},
 ): Promise<TlsEdge> {
-  const edge = await startEdge(
-    testConfig({
-      listen: [
-        { host: '127.0.0.1', port: 0 },
-        { host: '127.0.0.1', port: 0, tls: pairOf(options.listenerPair ?? 'listener-default') },
-      ],
-      clientIp: forwardedClientIp,
-      sites: options.sites ?? sitesFor(options.originUrl ?? 'http://127.0.0.1:9'),
-      policy: { files: ['policy.yaml'] },
-      ...options.extra,
-    }),
-    { 'policy.yaml': policy },
-    options.dir === undefined ? {} : { dir: options.dir },
-  );
-  const tlsLine = await edge.waitForLog((line) => line.msg === 'listening' && line.tls === true);
-  return { edge, tlsPort: Number(new URL(String(tlsLine.listen)).port) };
+  const { originUrl = 'http://127.0.0.1:9', sites, ...rest } = options;
+  return startEdgeWithTls({ ...rest, sites: sites ?? sitesFor(originUrl) });
 }
 
 type Handshake = { certificate: X509Certificate; protocol: string | null; alpn: string | false | null };

@@ -6,30 +6,31 @@ import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect, type TLSSocket } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
+import { clientIps } from './support/blocking-order.js';
 import { until, workerOf } from './support/cluster.js';
-import { type RunningEdge, runCli, startEdge, tempDir, testConfig } from './support/edge.js';
+import { runCli, tempDir, testConfig } from './support/edge.js';
 import { send } from './support/http.js';
 import { startOrigin } from './support/origin.js';
+import {
+  testCa as ca,
+  tlsFixture as fixture,
+  pairOf,
+  startEdgeWithTls,
+  type TlsEdge,
+  type TlsEdgeOptions,
+  tlsPolicy,
+} from './support/tls.js';
 
 // TLS termination (DECISIONS #15, #16, #17) over real TLS sockets against the real binary. Certificates are
 // the test CA's (fixtures/tls/README.md); clients trust that CA only, so a wrong certificate fails loudly.
 
-const fixtures = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
-const fixture = (name: string) => join(fixtures, name);
-const pairOf = (name: string) => ({ cert: fixture(`${name}.pem`), key: fixture(`${name}-key.pem`) });
-const ca = readFileSync(fixture('ca.pem'));
 const { FR, GB } = clientIps;
 
 // Signature algorithms a client offers (OpenSSL names): what decides which key type a server may sign with.
 const rsaOnly = 'rsa_pss_rsae_sha256:rsa_pkcs1_sha256';
 const ecdsaOnly = 'ecdsa_secp256r1_sha256';
-
-/** The MotoGP order, also naming one subdomain of the news site (whose certificate covers it). */
-const policy = { orders: [{ ...motogpOrder, hosts: ['motogpstream.me', 'live.news.example'] }] };
 
 function sitesFor(originUrl: string, news: { cert: string; key: string } = pairOf('news-ecdsa')) {
   return [
@@ -45,35 +46,12 @@ function sitesFor(originUrl: string, news: { cert: string; key: string } = pairO
   ];
 }
 
-type TlsEdge = { edge: RunningEdge; httpUrl: string; tlsPort: number };
-
-/** The binary with a plain listener and a TLS one (default certificate `listenerPair`), both on free ports. */
-async function startTlsEdge(
-  options: {
-    originUrl?: string;
-    listenerPair?: string;
-    sites?: object[];
-    extra?: Record<string, unknown>;
-    dir?: string;
-  } = {},
+/** The edge with this file's sites unless a test gives its own. */
+function startTlsEdge(
+  options: Omit<TlsEdgeOptions, 'sites'> & { sites?: object[]; originUrl?: string } = {},
 ): Promise<TlsEdge> {
-  const originUrl = options.originUrl ?? 'http://127.0.0.1:9';
-  const edge = await startEdge(
-    testConfig({
-      listen: [
-        { host: '127.0.0.1', port: 0 },
-        { host: '127.0.0.1', port: 0, tls: pairOf(options.listenerPair ?? 'listener-default') },
-      ],
-      clientIp: forwardedClientIp,
-      sites: options.sites ?? sitesFor(originUrl),
-      policy: { files: ['policy.yaml'] },
-      ...options.extra,
-    }),
-    { 'policy.yaml': policy },
-    options.dir === undefined ? {} : { dir: options.dir },
-  );
-  const tlsLine = await edge.waitForLog((line) => line.msg === 'listening' && line.tls === true);
-  return { edge, httpUrl: edge.url, tlsPort: Number(new URL(String(tlsLine.listen)).port) };
+  const { originUrl = 'http://127.0.0.1:9', sites, ...rest } = options;
+  return startEdgeWithTls({ ...rest, sites: sites ?? sitesFor(originUrl) });
 }
 
 type Handshake = { certificate: X509Certificate; keyType: string | undefined; protocol: string | null };
@@ -502,7 +480,7 @@ describe('config errors', () => {
   it('name the config file, the key, the certificate file and what was expected; check and start both refuse', async () => {
     const dir = await tempDir({
       'garbage.pem': '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n',
-      'policy.yaml': policy,
+      'policy.yaml': tlsPolicy,
     });
     const config = testConfig({
       listen: [
@@ -527,7 +505,7 @@ describe('config errors', () => {
     await writeFile(configFile, stringify(config));
     const check = await runCli(['check', '--config', configFile]);
     expect(check.code).toBe(1);
-    const report = check.stderr.replaceAll(dir, '<dir>').replaceAll(fixtures, '<fixtures>/');
+    const report = check.stderr.replaceAll(dir, '<dir>').replaceAll(fixture(''), '<fixtures>/');
     expect(report).toMatchInlineSnapshot(`
       "<dir>/edge451.yaml:8: listen[1].tls.key: <fixtures>/news-ecdsa-key.pem does not match the certificate in <fixtures>/shop-rsa.pem: expected the private key of that certificate
       <dir>/edge451.yaml:27: sites[0].tls.cert: cannot read <dir>/missing.pem (ENOENT): expected a PEM certificate chain

@@ -84,6 +84,16 @@ const blockedAtStart = {
 };
 
 /** The policy version, the stored changes and the traffic decisions are what they were at start-up. */
+/** One accepted notification per host, in order, each to the MotoGP order. */
+async function notifyEach(edge: RunningEdge, hosts: readonly string[]): Promise<void> {
+  for (const host of hosts) {
+    const answer = await callAdmin(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+      body: notification([host]),
+    });
+    expect(answer.status).toBe(200);
+  }
+}
+
 async function expectUnchanged(edge: RunningEdge, version: number): Promise<void> {
   expect(await policyVersion(edge)).toBe(version);
   expect(await auditChanges(edge)).toEqual([]);
@@ -867,15 +877,7 @@ describe('the state directory', () => {
 
   it('a last line torn by a crash mid-write is ignored at start-up; the complete entries before it stay in force', async () => {
     const { edge, config } = await startBlockingEdge();
-    for (const host of ['a.mirrors.test', 'b.mirrors.test']) {
-      expect(
-        (
-          await callAdmin(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
-            body: notification([host]),
-          })
-        ).status,
-      ).toBe(200);
-    }
+    await notifyEach(edge, ['a.mirrors.test', 'b.mirrors.test']);
     expect(await edge.stop('SIGTERM')).toBe(0);
     const text = await readFile(stateFile(edge), 'utf8');
     await writeFile(stateFile(edge), text.slice(0, -40));
@@ -926,15 +928,7 @@ describe('a damaged audit log', () => {
 
   it('an unreadable line in the middle of the log stops start-up, naming the file and line', async () => {
     const { edge, config } = await startBlockingEdge();
-    for (const host of ['a.mirrors.test', 'b.mirrors.test']) {
-      expect(
-        (
-          await callAdmin(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
-            body: notification([host]),
-          })
-        ).status,
-      ).toBe(200);
-    }
+    await notifyEach(edge, ['a.mirrors.test', 'b.mirrors.test']);
     expect(await edge.stop('SIGTERM')).toBe(0);
     const lines = (await readFile(stateFile(edge), 'utf8')).split('\n');
     lines[0] = `#${lines[0]}`; // one damaged byte in the first, complete, line

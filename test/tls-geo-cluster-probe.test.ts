@@ -3,7 +3,6 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { constants as fsConstants, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as fsPromises from 'node:fs/promises';
 import { copyFile, mkdir, rename, symlink, unlink, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -34,6 +33,7 @@ import { startOrigin } from './support/origin.js';
 import {
   testCa as ca,
   pairOf,
+  requestOverTls,
   startEdgeWithTls,
   type TlsEdge,
   type TlsEdgeOptions,
@@ -1179,30 +1179,8 @@ function tlsGet(
   port: number,
   options: { servername: string; host: string; path?: string; ip: string },
 ): Promise<{ status: number; body: string; fingerprint: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({
-      host: '127.0.0.1',
-      port,
-      path: options.path ?? '/',
-      servername: options.servername,
-      ca,
-      agent: false,
-      checkServerIdentity: () => undefined,
-      headers: { host: options.host, 'x-forwarded-for': options.ip, accept: 'application/json' },
-    });
-    req.once('response', (res) => {
-      const fingerprint = (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body, fingerprint }));
-      res.once('error', reject);
-    });
-    req.once('error', reject);
-    req.end();
-  });
+  const { ip, ...target } = options;
+  return requestOverTls(port, { ...target, headers: { 'x-forwarded-for': ip, accept: 'application/json' } });
 }
 
 describe('renewals and shutdown with workers and over TLS', () => {

@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, rename, symlink, unlink, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -17,6 +16,7 @@ import {
   testCa as ca,
   tlsFixture as fixture,
   pairOf,
+  requestOverTls,
   startEdgeWithTls,
   type TlsEdge,
   type TlsEdgeOptions,
@@ -86,41 +86,6 @@ function handshake(
         });
     });
     socket.once('error', reject);
-  });
-}
-
-type TlsResponse = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
-
-/**
- * One request over a new TLS connection whose server name (SNI) and Host are chosen separately, as a client
- * trying to reach one site through another site's connection would. The chain is verified, the name not.
- */
-function requestOverTls(
-  port: number,
-  options: { servername: string; host: string; path?: string; headers?: Record<string, string> },
-): Promise<TlsResponse> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path: options.path ?? '/',
-      servername: options.servername,
-      ca,
-      agent: false,
-      checkServerIdentity: () => undefined,
-      headers: { ...options.headers, host: options.host },
-    });
-    req.once('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.once('error', reject);
-    });
-    req.once('error', reject);
-    req.end();
   });
 }
 

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { forwardedClientIp, motogpOrder } from './blocking-order.js';
 import { type RunningEdge, startEdge, testConfig } from './edge.js';
@@ -47,4 +49,48 @@ export async function startEdgeWithTls(options: TlsEdgeOptions): Promise<TlsEdge
   );
   const tlsLine = await edge.waitForLog((line) => line.msg === 'listening' && line.tls === true);
   return { edge, httpUrl: edge.url, tlsPort: Number(new URL(String(tlsLine.listen)).port) };
+}
+
+export type TlsResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** SHA-256 fingerprint of the certificate the connection was made with. */
+  fingerprint: string | undefined;
+};
+
+/**
+ * One request over a new TLS connection whose server name (SNI) and Host are chosen separately, as a client
+ * trying to reach one site through another site's connection would. The chain is verified, the name not.
+ */
+export function requestOverTls(
+  port: number,
+  options: { servername: string; host: string; path?: string; headers?: Record<string, string> },
+): Promise<TlsResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port,
+      path: options.path ?? '/',
+      servername: options.servername,
+      ca: testCa,
+      agent: false,
+      checkServerIdentity: () => undefined,
+      headers: { ...options.headers, host: options.host },
+    });
+    req.once('response', (res) => {
+      const fingerprint = (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.once('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, fingerprint }),
+      );
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    req.end();
+  });
 }

@@ -7,11 +7,8 @@ import { fixtures, replaceByRename, temporaryDirectory } from './support/fixture
 
 const DEBOUNCE_MS = 20;
 
-/** A watched locator over a copy of `initial` in a fresh directory, recording its reload events. */
-async function watchedCopy(initial: string, debounceMs = DEBOUNCE_MS) {
-  const directory = await temporaryDirectory();
-  const path = join(directory, 'GeoLite2-Country.mmdb');
-  await copyFile(initial, path);
+/** A locator watching `path`, recording its reload events; closed when the test ends. */
+async function watched(path: string, debounceMs = DEBOUNCE_MS) {
   const events: GeoReloadEvent[] = [];
   const locator = await openCountryLocator({
     path,
@@ -19,7 +16,15 @@ async function watchedCopy(initial: string, debounceMs = DEBOUNCE_MS) {
     onReload: (event) => events.push(event),
   });
   onTestFinished(() => locator.close());
-  return { directory, path, locator, events };
+  return { locator, events };
+}
+
+/** A watched locator over a copy of `initial` in a fresh directory. */
+async function watchedCopy(initial: string, debounceMs = DEBOUNCE_MS) {
+  const directory = await temporaryDirectory();
+  const path = join(directory, 'GeoLite2-Country.mmdb');
+  await copyFile(initial, path);
+  return { directory, path, ...(await watched(path, debounceMs)) };
 }
 
 describe('hot reload', () => {
@@ -78,13 +83,7 @@ describe('hot reload', () => {
     const directory = await temporaryDirectory();
     const path = join(directory, 'current.mmdb');
     await symlink(fixtures.country, path);
-    const events: GeoReloadEvent[] = [];
-    const locator = await openCountryLocator({
-      path,
-      watchDebounceMs: DEBOUNCE_MS,
-      onReload: (event) => events.push(event),
-    });
-    onTestFinished(() => locator.close());
+    const { locator, events } = await watched(path);
 
     await symlink(fixtures.embedded, `${path}.new`);
     await rename(`${path}.new`, path);
@@ -100,13 +99,7 @@ describe('hot reload', () => {
     await copyFile(fixtures.country, target);
     const path = join(linkDirectory, 'GeoLite2-Country.mmdb');
     await symlink(target, path);
-    const events: GeoReloadEvent[] = [];
-    const locator = await openCountryLocator({
-      path,
-      watchDebounceMs: DEBOUNCE_MS,
-      onReload: (event) => events.push(event),
-    });
-    onTestFinished(() => locator.close());
+    const { locator, events } = await watched(path);
     expect(locator.lookupCountry('8.8.8.8').country).toBeNull();
 
     await replaceByRename(fixtures.embedded, target);

@@ -13,7 +13,11 @@ export interface UncacheableMemory {
   forget(key: string): void;
 }
 
-/** Keys are kept `memoryMs` (by `clock`), at most `maxKeys` of them (least recently used go first). */
+/**
+ * Keys are kept `memoryMs` (by `clock`), at most `maxKeys` of them (least recently used go first).
+ * The expiry is written here rather than lru-cache's `ttl`: that one reads a start time of 0 as "none"
+ * (never stale) and keeps an entry one millisecond past its ttl, which an injected test clock exposes.
+ */
 export function createUncacheableMemory(
   memoryMs: number,
   clock: () => number,

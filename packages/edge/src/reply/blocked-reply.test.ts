@@ -10,18 +10,18 @@ const policy = compilePolicy({
       reference: 'RG 25/1',
       url: 'https://example.org/a?b=1&c=2',
       countries: ['FR'],
-      hosts: ['one.example'],
+      hosts: ['one.example', '*.one.example'],
     },
     { id: 'fr-2', authority: 'ARCOM', reference: 'N-2', countries: ['FR'], hosts: ['two.example'] },
   ],
 });
 const legal = { blockedBy: 'https://edge.example/legal', contact: 'legal@edge.example' };
 
-function reply(host: string, accept?: string) {
-  const decision: Decision = policy.decide({ host, country: 'FR' });
+function reply(host: string, accept?: string, country: string | null = 'FR', requestId = 'r-1') {
+  const decision: Decision = policy.decide({ host, country: country ?? 'FR' });
   expect(decision.blocked).toBe(true);
   const headers = accept === undefined ? {} : { accept };
-  return blockedReply(headers, legal, { host, country: 'FR', decision, requestId: 'r-1' });
+  return blockedReply(headers, legal, { host, country, decision, requestId });
 }
 
 const isJson = (accept?: string) =>
@@ -62,5 +62,44 @@ describe('blockedReply', () => {
     const answer = reply('one.example');
     expect(answer.headers['content-length']).toBe(Buffer.byteLength(String(answer.body)));
     expect(answer.headers.link).toBe('<https://edge.example/legal>; rel="blocked-by"');
+  });
+
+  it('names the host, country and request id of each request, also past the pages it remembers', () => {
+    for (let n = 0; n < 1100; n++) {
+      const host = `m${n}.one.example`;
+      const requestId = `r-${n}<&>`;
+      const answer = reply(
+        n % 2 === 0 ? 'one.example' : host,
+        undefined,
+        n % 3 === 0 ? null : 'FR',
+        requestId,
+      );
+      const body = String(answer.body);
+      expect(body).toContain(
+        `<p>${n % 2 === 0 ? 'one.example' : host} is not available from ${n % 3 === 0 ? 'your country' : 'FR'} `,
+      );
+      expect(body).toContain(`Request r-${n}&lt;&amp;&gt;</small>`);
+      expect(answer.headers['content-length']).toBe(Buffer.byteLength(body));
+    }
+  });
+
+  it('measures a page holding non-ASCII order text in bytes', () => {
+    const unicode = compilePolicy({
+      orders: [
+        {
+          id: 'de-1',
+          authority: 'Landgericht München',
+          reference: '§ 7',
+          countries: ['DE'],
+          hosts: ['u.example'],
+        },
+      ],
+    });
+    const decision = unicode.decide({ host: 'u.example', country: 'DE' });
+    for (const requestId of ['a', 'bb']) {
+      const answer = blockedReply({}, legal, { host: 'u.example', country: 'DE', decision, requestId });
+      expect(String(answer.body)).toContain('Landgericht München');
+      expect(answer.headers['content-length']).toBe(Buffer.byteLength(String(answer.body)));
+    }
   });
 });

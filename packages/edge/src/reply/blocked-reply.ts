@@ -22,12 +22,22 @@ export function blockedReply(
   facts: BlockedFacts,
 ): Reply {
   const wantsJson = prefersJson(requestHeaders.accept);
-  const body = wantsJson ? jsonBody(legal, facts) : htmlBody(legal, facts);
+  let body: string;
+  let bytes: number;
+  if (wantsJson) {
+    body = jsonBody(legal, facts);
+    bytes = Buffer.byteLength(body);
+  } else {
+    const page = pageBefore(legal, facts);
+    const requestId = escapeHtml(facts.requestId);
+    body = page.text + requestId + PAGE_END;
+    bytes = page.bytes + Buffer.byteLength(requestId) + PAGE_END_BYTES;
+  }
   return {
     status: 451,
     headers: {
       'content-type': wantsJson ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
+      'content-length': bytes,
       'cache-control': 'no-store',
       link: legalParts(legal).link,
       vary: 'Accept',
@@ -104,19 +114,55 @@ function legalParts(legal: LegalNotice) {
   return parts;
 }
 
-function htmlBody(legal: LegalNotice, facts: BlockedFacts): string {
+type PageStart = { text: string; bytes: number };
+
+const PAGE_END = `</small></p>
+</body>
+</html>
+`;
+const PAGE_END_BYTES = Buffer.byteLength(PAGE_END);
+
+// A page differs between two blocked requests for the same host, country and order only by its request
+// id: what comes before it is made (and measured in bytes) once. Per notice and order object, as above;
+// bounded, so a client inventing hosts under a wildcard order costs a rebuild each, never memory.
+const pageStarts = new WeakMap<LegalNotice, WeakMap<Order, (hostAndCountry: string) => PageStart>>();
+
+function pageBefore(legal: LegalNotice, facts: BlockedFacts): PageStart {
+  const order = facts.decision.order;
+  if (order === undefined) return measured(pageStart(legal, facts.decision, facts.host, facts.country));
+  let byOrder = pageStarts.get(legal);
+  if (byOrder === undefined) {
+    byOrder = new WeakMap();
+    pageStarts.set(legal, byOrder);
+  }
+  let forOrder = byOrder.get(order);
+  if (forOrder === undefined) {
+    const { decision } = facts;
+    forOrder = boundedMemo((key) => {
+      const [host = '', country = ''] = key.split(' ');
+      return measured(pageStart(legal, decision, host, country === '' ? null : country));
+    }, 1024);
+    byOrder.set(order, forOrder);
+  }
+  // Normalised hosts and country codes hold no space.
+  return forOrder(`${facts.host} ${facts.country ?? ''}`);
+}
+
+function measured(text: string): PageStart {
+  return { text, bytes: Buffer.byteLength(text) };
+}
+
+/** The page up to its request id; PAGE_END follows the id. */
+function pageStart(legal: LegalNotice, decision: Decision, host: string, country: string | null): string {
   const { blockedBy, contact } = legalParts(legal);
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>451 Unavailable For Legal Reasons</title></head>
 <body>
 <h1>Unavailable For Legal Reasons</h1>
-<p>${escapeHtml(facts.host)} is not available from ${escapeHtml(facts.country ?? 'your country')} because of a legal order.</p>
-${orderLines(facts.decision)}
+<p>${escapeHtml(host)} is not available from ${escapeHtml(country ?? 'your country')} because of a legal order.</p>
+${orderLines(decision)}
 ${blockedBy}
 ${contact}
-<p><small>Request ${escapeHtml(facts.requestId)}</small></p>
-</body>
-</html>
-`;
+<p><small>Request `;
 }

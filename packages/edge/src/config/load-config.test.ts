@@ -32,6 +32,7 @@ describe('parseConfigText', () => {
     expect(config.policy.files).toEqual(['/etc/edge451/policy.yaml']);
     expect(config.state.dir).toBe('/etc/edge451/.edge451-state');
     expect(config.cache).toEqual({ maxBytes: 268435456, maxEntryBytes: 8388608 });
+    expect(config.clientTimeouts).toEqual({ headersMs: 20_000, requestMs: 300_000, keepAliveMs: 75_000 });
   });
 
   it('reports every problem with file, line, path and what was expected', () => {
@@ -107,6 +108,34 @@ log:
       '/etc/edge451/edge451.yaml:8: workers: expected a number of workers from 1 to 256, or auto',
       '/etc/edge451/edge451.yaml:10: cache.maxBytes: expected a size in bytes',
     ]);
+  });
+
+  it('takes client timeouts from numbers or variables, and refuses 0, fractions, over a day and unknown keys', () => {
+    const text = `${minimal}clientTimeouts:\n  headersMs: \${HEADERS_MS}\n  requestMs: 1500\n  keepAliveMs: \${KEEP_ALIVE_MS}\n`;
+    const config = parseConfigText(text, '/x/edge451.yaml', { HEADERS_MS: '500', KEEP_ALIVE_MS: '1000' });
+    expect(config.clientTimeouts).toEqual({ headersMs: 500, requestMs: 1500, keepAliveMs: 1000 });
+    const expected = 'expected a duration in milliseconds from 1 to 86400000 (a day)';
+    expect(issuesOf(text, { HEADERS_MS: '0', KEEP_ALIVE_MS: '2.5' })).toEqual([
+      `/etc/edge451/edge451.yaml:8: clientTimeouts.headersMs: ${expected}`,
+      `/etc/edge451/edge451.yaml:10: clientTimeouts.keepAliveMs: ${expected}`,
+    ]);
+    expect(issuesOf(`${minimal}clientTimeouts:\n  keepAliveMs: 86400001\n  idleMs: 5\n`)).toEqual([
+      `/etc/edge451/edge451.yaml:8: clientTimeouts.keepAliveMs: ${expected}`,
+      '/etc/edge451/edge451.yaml:9: clientTimeouts.idleMs: unknown key "idleMs"',
+    ]);
+  });
+
+  it('refuses a headers timeout longer than the request timeout, the default one included', () => {
+    expect(issuesOf(`${minimal}clientTimeouts:\n  headersMs: 2000\n  requestMs: 1500\n`)).toEqual([
+      '/etc/edge451/edge451.yaml:8: clientTimeouts.headersMs: expected at most clientTimeouts.requestMs (1500), which includes the headers; it is 2000',
+    ]);
+    // Lowering only requestMs below the default headers timeout is the same mistake.
+    expect(issuesOf(`${minimal}clientTimeouts:\n  requestMs: 10000\n`)).toEqual([
+      '/etc/edge451/edge451.yaml:8: clientTimeouts.headersMs: expected at most clientTimeouts.requestMs (10000), which includes the headers; it is 20000',
+    ]);
+    expect(
+      parseConfigText(`${minimal}clientTimeouts:\n  headersMs: 1500\n  requestMs: 1500\n`, '/x.yaml', {}),
+    ).toMatchObject({ clientTimeouts: { headersMs: 1500, requestMs: 1500 } });
   });
 
   it('names the variable an interpolation needed and did not find', () => {

@@ -76,6 +76,36 @@ function resultOf<T>(parsed: z.ZodSafeParseResult<T>, context: z.RefinementCtx):
   return z.NEVER;
 }
 
+// A day at most: far beyond any sane client timeout, and well below the ~24.8 days past which Node's
+// timers overflow and fire at once (which would cut every idle keep-alive connection immediately).
+const clientTimeoutMessage = 'expected a duration in milliseconds from 1 to 86400000 (a day)';
+const clientTimeoutMs = numeric(
+  z
+    .number({ error: clientTimeoutMessage })
+    .int(clientTimeoutMessage)
+    .positive(clientTimeoutMessage)
+    .max(86_400_000, clientTimeoutMessage),
+);
+
+// How long node:http gives a client on the traffic listeners (slowloris protection); the README says why
+// these defaults. None can be 0: node:http reads 0 as "never", which is what this section exists to prevent.
+const clientTimeoutsSchema = z
+  .strictObject({
+    headersMs: clientTimeoutMs.default(20_000),
+    requestMs: clientTimeoutMs.default(300_000),
+    keepAliveMs: clientTimeoutMs.default(75_000),
+  })
+  .superRefine(({ headersMs, requestMs }, context) => {
+    // The request timeout runs from the same start and covers the headers too; node:http refuses the reverse.
+    if (headersMs > requestMs) {
+      context.addIssue({
+        code: 'custom',
+        path: ['headersMs'],
+        message: `expected at most clientTimeouts.requestMs (${requestMs}), which includes the headers; it is ${headersMs}`,
+      });
+    }
+  });
+
 const adminTokenSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a token name of letters, digits, . _ -'),
   token: z.string().min(16, 'expected a token of at least 16 characters'),
@@ -177,6 +207,7 @@ export const configSchema = z.strictObject({
   // `.prefault({})`: an absent section is parsed as an empty one, so its fields' own defaults apply and
   // every default is written once.
   listen: listenSchema.prefault({}),
+  clientTimeouts: clientTimeoutsSchema.prefault({}),
   workers: z
     .union([numeric(z.number().int().min(1).max(256)), z.literal('auto')], {
       error: 'expected a number of workers from 1 to 256, or auto',
@@ -199,6 +230,9 @@ export type ConfigInput = z.infer<typeof configSchema>;
 
 /** One traffic listener: plain HTTP, or TLS when `tls` names its default certificate. */
 export type ListenerConfig = z.infer<typeof listenerSchema>;
+
+/** node:http's timeouts for clients of the traffic listeners. */
+export type ClientTimeoutsConfig = z.infer<typeof clientTimeoutsSchema>;
 
 /** A certificate chain file and its private key file. */
 export type TlsFilesConfig = z.infer<typeof tlsFilesSchema>;

@@ -23,6 +23,7 @@ import { CertificateStore } from '../tls/certificate-store.js';
 import { OriginPools } from '../upstream/origin-pools.js';
 import { UpgradeProxy, writeRawReply } from '../upstream/upgrade.js';
 import { type BoundListener, bindListener } from './bind-listener.js';
+import { applyClientTimeouts, connectionsCheckingIntervalMs } from './client-timeouts.js';
 import { urlOf } from './listen.js';
 import type { PolicyView } from './policy-state.js';
 import { nextRequestId } from './request-id.js';
@@ -33,7 +34,10 @@ export type TrafficServer = {
   /** URL of every listener, in the order of `listen`. */
   readonly urls: readonly string[];
   readonly listening: boolean;
-  /** Swaps in phases built from a new config (SIGHUP); in-flight requests finish on the old ones. */
+  /**
+   * Swaps in phases built from a new config (SIGHUP); in-flight requests finish on the old ones. The new
+   * client timeouts apply at once, to connections already open too.
+   */
   useConfig(config: EdgeConfig): void;
   /** Stops accepting, drains in-flight requests up to `drainMs`, then cuts what is left. */
   close(drainMs: number): Promise<void>;
@@ -87,7 +91,9 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
       });
       void runLifecycle(ctx, phases);
     };
-    const server = createServer(onRequest);
+    const connectionsCheckingInterval = connectionsCheckingIntervalMs(config.clientTimeouts);
+    const server = createServer({ connectionsCheckingInterval }, onRequest);
+    applyClientTimeouts(server, config.clientTimeouts);
     // `Expect: 100-continue` is answered by the proxy phase, once the request has passed the gate: node:http
     // would send 100 Continue at once, telling a client about to get its 451 to upload its body first.
     server.on('checkContinue', onRequest);
@@ -148,6 +154,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     },
     useConfig(next) {
       phases = build(next);
+      for (const each of bound) applyClientTimeouts(each.http, next.clientTimeouts);
       isTrustedProxy = createTrustedPeerCheck(next.clientIp.trustedProxies);
       try {
         certificates?.useConfig(next);

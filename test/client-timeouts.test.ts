@@ -1,0 +1,248 @@
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { clientIps } from './support/blocking-order.js';
+import { until } from './support/cluster.js';
+import { startEdge, testConfig } from './support/edge.js';
+import { statusOf } from './support/http.js';
+import { startOrigin, type TestOrigin } from './support/origin.js';
+import { pairOf, startEdgeWithTls, testCa } from './support/tls.js';
+
+// clientTimeouts (slowloris protection) over real sockets against the real binary, on each kind of listener:
+// plain, TLS, and PROXY protocol (whose connections reach node:http without it ever listening). Without the
+// setting, node:http's defaults apply: 60 s for the head, 300 s for the request, 5 s (+1 s) of keep-alive,
+// checked every 30 s, so none of these clients would be cut within the time a test waits.
+
+const host = 'news.example';
+const short = { headersMs: 500, requestMs: 1_500, keepAliveMs: 1_000 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Kind = 'plain' | 'TLS' | 'PROXY-protocol';
+const kinds: Kind[] = ['plain', 'TLS', 'PROXY-protocol'];
+
+/** Opens a connection ready for HTTP bytes: TCP, past the TLS handshake, or past a PROXY header. */
+type Connector = () => Promise<Socket>;
+
+/** One site for `host`, with its certificate for TLS listeners. */
+const sitesFor = (origin: TestOrigin) => [
+  { name: 'news', hosts: [host], origin: origin.url, tls: pairOf('news-ecdsa') },
+];
+
+/** The binary with one listener of `kind` in front of `origin`, and `clientTimeouts`. */
+async function edgeWith(kind: Kind, origin: TestOrigin, clientTimeouts: object = short) {
+  const sites = sitesFor(origin);
+  if (kind === 'TLS') {
+    const { edge, tlsPort } = await startEdgeWithTls({ sites, extra: { clientTimeouts } });
+    const open: Connector = async () => {
+      const socket = connectTls({ host: '127.0.0.1', port: tlsPort, servername: host, ca: testCa });
+      socket.on('error', () => undefined);
+      await once(socket, 'secureConnect');
+      return socket;
+    };
+    return { edge, open };
+  }
+  const clientIp =
+    kind === 'PROXY-protocol' ? { source: 'proxy-protocol', trustedProxies: ['127.0.0.1/32'] } : undefined;
+  const edge = await startEdge(testConfig({ sites, clientTimeouts, ...(clientIp && { clientIp }) }));
+  const { port } = new URL(edge.url);
+  const open: Connector = async () => {
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    if (kind === 'PROXY-protocol') socket.write(`PROXY TCP4 ${clientIps.GB} 127.0.0.1 5555 80\r\n`);
+    return socket;
+  };
+  return { edge, open };
+}
+
+type Watched = {
+  raw: string;
+  /** Milliseconds from the start of the watch until the edge closed the connection; undefined: still open. */
+  closedAfterMs: number | undefined;
+};
+
+/**
+ * Writes `first`, then each of `rest` `everyMs` apart (round and round when `repeat`), until the edge closes
+ * the connection or `waitMs` passes. Timed from the first write.
+ */
+async function trickle(
+  socket: Socket,
+  first: string,
+  rest: string[],
+  options: { everyMs: number; repeat?: boolean; waitMs?: number },
+): Promise<Watched> {
+  const startedAt = Date.now();
+  const watching = watch(socket, options.waitMs ?? 4_000);
+  socket.write(first);
+  void (async () => {
+    for (let index = 0; options.repeat === true || index < rest.length; index += 1) {
+      await sleep(options.everyMs);
+      if (!socket.writable) return;
+      socket.write(rest[index % rest.length] ?? '');
+    }
+  })();
+  const { raw, closedAt } = await watching;
+  return { raw, closedAfterMs: closedAt === undefined ? undefined : closedAt - startedAt };
+}
+
+/** Everything read until the edge closes the connection (and when), or `waitMs` passes; then destroys it. */
+async function watch(socket: Socket, waitMs: number): Promise<{ raw: string; closedAt: number | undefined }> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  // Not events.once: a cut that finds a client's bytes unread resets the connection, and 'error'
+  // (ECONNRESET, after the 408 was read) would reject it. 'close' follows either way.
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+  const closedAt = await Promise.race([closed, sleep(waitMs).then(() => undefined)]);
+  socket.destroy();
+  return { raw: Buffer.concat(chunks).toString('latin1'), closedAt };
+}
+
+/** An origin that answers once it has read the whole body, and says which uploads ended and which broke. */
+async function readingOrigin() {
+  const uploads: Array<{ url: string; bytes: number; ended: boolean; closed: boolean }> = [];
+  const origin = await startOrigin((req: IncomingMessage, res: ServerResponse) => {
+    const upload = { url: req.url ?? '', bytes: 0, ended: false, closed: false };
+    uploads.push(upload);
+    req.on('data', (chunk: Buffer) => {
+      upload.bytes += chunk.length;
+    });
+    req.on('end', () => {
+      upload.ended = true;
+      res.end(`read ${upload.bytes} bytes\n`);
+    });
+    req.on('close', () => {
+      upload.closed = true;
+    });
+  });
+  return { origin, uploads };
+}
+
+const headTo = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n`;
+const postHead = (path: string, length: number) =>
+  `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n`;
+
+describe('clientTimeouts: headersMs 500, requestMs 1500, keepAliveMs 1000', () => {
+  it.each(kinds)(
+    'on a %s listener, a request head trickled a line every 100 ms is answered 408 and closed within headersMs + 1 s and never reaches the origin; a head sent within 200 ms is served',
+    async (kind) => {
+      const origin = await startOrigin();
+      const { open } = await edgeWith(kind, origin);
+      const [slowloris, inTime] = await Promise.all([
+        open().then((socket) =>
+          trickle(socket, headTo('/slowloris'), ['X-Slow: 1\r\n'], { everyMs: 100, repeat: true }),
+        ),
+        open().then((socket) =>
+          trickle(socket, 'GET /in-time HTTP/1.1\r\n', [`Host: ${host}\r\n`, 'Connection: close\r\n\r\n'], {
+            everyMs: 100,
+          }),
+        ),
+      ]);
+      expect(statusOf(slowloris.raw)).toBe(408);
+      expect(slowloris.closedAfterMs).toBeGreaterThanOrEqual(short.headersMs - 50);
+      expect(slowloris.closedAfterMs).toBeLessThan(short.headersMs + 1_000);
+      expect(statusOf(inTime.raw)).toBe(200);
+      expect(origin.requests.map((request) => request.url)).toEqual(['/in-time']);
+    },
+  );
+
+  it.each(kinds)(
+    'on a %s listener, a body trickled a byte every 100 ms is answered 408 and cut within requestMs + 1 s, and the origin sees the upload break; a body sent over 600 ms is served',
+    async (kind) => {
+      const { origin, uploads } = await readingOrigin();
+      const { open } = await edgeWith(kind, origin);
+      const [trickled, inTime] = await Promise.all([
+        open().then((socket) =>
+          trickle(socket, postHead('/trickled', 100), ['x'], { everyMs: 100, repeat: true }),
+        ),
+        open().then((socket) =>
+          trickle(
+            socket,
+            postHead('/in-time', 6).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'),
+            ['ab', 'cd', 'ef'],
+            { everyMs: 200 },
+          ),
+        ),
+      ]);
+      expect(statusOf(trickled.raw)).toBe(408);
+      expect(trickled.closedAfterMs).toBeGreaterThanOrEqual(short.requestMs - 50);
+      expect(trickled.closedAfterMs).toBeLessThan(short.requestMs + 1_000);
+      expect([statusOf(inTime.raw), inTime.raw.endsWith('read 6 bytes\n')]).toEqual([200, true]);
+      await until(() => uploads.every((upload) => upload.closed), 'the origin saw both uploads close');
+      const seen = Object.fromEntries(uploads.map(({ url, ended, bytes }) => [url, { ended, bytes }]));
+      expect(seen['/in-time']).toEqual({ ended: true, bytes: 6 });
+      expect(seen['/trickled']?.ended).toBe(false);
+      expect(seen['/trickled']?.bytes).toBeLessThan(100);
+    },
+  );
+
+  it.each(kinds)(
+    "on a %s listener, a keep-alive connection left idle after a 200 is closed keepAliveMs after it (plus node's 1 s margin), and told so (Keep-Alive: timeout=1)",
+    async (kind) => {
+      const origin = await startOrigin();
+      const { open } = await edgeWith(kind, origin);
+      const socket = await open();
+      socket.write(`${headTo('/idle')}\r\n`);
+      const [answer] = (await once(socket, 'data')) as [Buffer];
+      const answeredAt = Date.now();
+      const { closedAt } = await watch(socket, 5_000);
+      expect(statusOf(answer.toString('latin1'))).toBe(200);
+      expect(answer.toString('latin1')).toMatch(/\r\nKeep-Alive: timeout=1\r\n/i);
+      const idleMs = closedAt === undefined ? undefined : closedAt - answeredAt;
+      expect(idleMs).toBeGreaterThanOrEqual(short.keepAliveMs - 50);
+      expect(idleMs).toBeLessThan(short.keepAliveMs + 2_000);
+    },
+  );
+});
+
+describe('clientTimeouts and SIGHUP', () => {
+  it('a reload applies new timeouts to the running listeners at once, to connections already open too, with no restart-only warning', async () => {
+    const origin = await startOrigin();
+    const long = { headersMs: 10_000, requestMs: 20_000, keepAliveMs: 10_000 };
+    const { edge, open } = await edgeWith('plain', origin, long);
+    const slowloris = (socket: Socket, waitMs: number) =>
+      trickle(socket, headTo('/slowloris'), ['X-Slow: 1\r\n'], { everyMs: 100, repeat: true, waitMs });
+    // Before: a 10 s headers timeout leaves a slow head alone for 1.5 s.
+    expect((await slowloris(await open(), 1_500)).closedAfterMs).toBeUndefined();
+
+    const openedBefore = await open();
+    const beforeStartedAt = Date.now();
+    const before = slowloris(openedBefore, 6_000);
+    // Older than the new headers timeout by the time it applies: the reload must cut it, not let it finish.
+    await sleep(short.headersMs + 200);
+    expect(openedBefore.destroyed).toBe(false);
+    await writeFile(
+      edge.configFile,
+      stringify(testConfig({ sites: sitesFor(origin), clientTimeouts: short })),
+    );
+    edge.process.kill('SIGHUP');
+    await edge.waitForLog((line) => line.msg === 'reloaded');
+    const reloadedAt = Date.now();
+
+    // node:http checks every second here (a tenth of the 10 s it started with, at most 1 s).
+    const after = await slowloris(await open(), 4_000);
+    expect(statusOf(after.raw)).toBe(408);
+    expect(after.closedAfterMs).toBeLessThan(short.headersMs + 1_500);
+    const cutBefore = await before;
+    expect(statusOf(cutBefore.raw)).toBe(408);
+    expect(beforeStartedAt + (cutBefore.closedAfterMs ?? Number.POSITIVE_INFINITY) - reloadedAt).toBeLessThan(
+      1_500,
+    );
+
+    const socket = await open();
+    socket.write(`${headTo('/idle')}\r\n`);
+    const [answer] = (await once(socket, 'data')) as [Buffer];
+    expect(answer.toString('latin1')).toMatch(/\r\nKeep-Alive: timeout=1\r\n/i);
+    const answeredAt = Date.now();
+    const { closedAt } = await watch(socket, 5_000);
+    expect(closedAt === undefined ? undefined : closedAt - answeredAt).toBeLessThan(
+      short.keepAliveMs + 2_000,
+    );
+    expect(edge.logs().some((line) => line.msg === 'these config changes take effect on restart only')).toBe(
+      false,
+    );
+  });
+});

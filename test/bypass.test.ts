@@ -339,8 +339,50 @@ describe('client identity from an untrusted peer', () => {
     expect(seen?.['x-forwarded-host']).toBe('fine.example');
     expect(seen?.['x-forwarded-proto']).toBe('http');
     expect(seen?.forwarded).toBeUndefined();
+    expect(claimsSeen(seen)).toEqual([]);
+  });
+
+  it('no other claim about the client or its URL reaches the origin, on a request the cache does not handle', async () => {
+    const { edge, origin } = await startWorld(untrustedFrenchLoopback);
+    const post = await send(`${edge.url}/form`, {
+      method: 'POST',
+      headers: { host: 'fine.example', ...otherClaims },
+      body: 'a=1',
+    });
+    expect(post.status).toBe(200);
+    expect(claimsSeen(origin.requests[0]?.headers)).toEqual([]);
   });
 });
+
+describe('claims from the trusted proxy', () => {
+  it('reach the origin as the proxy sent them', async () => {
+    const { edge, origin } = await startWorld();
+    const post = await send(`${edge.url}/form`, {
+      method: 'POST',
+      headers: { host: 'fine.example', 'x-forwarded-for': GB, ...otherClaims },
+      body: 'a=1',
+    });
+    expect(post.status).toBe(200);
+    expect(claimsSeen(origin.requests[0]?.headers)).toEqual(Object.keys(otherClaims));
+  });
+});
+
+/** Address, scheme, port and prefix claims besides the four forwarding headers the edge rebuilds. */
+const otherClaims = {
+  'x-forwarded-port': '443',
+  'x-forwarded-prefix': '/internal-admin',
+  'x-forwarded-ssl': 'on',
+  'x-forwarded-server': 'trusted-lb',
+  'x-forwarded-scheme': 'https',
+  'x-real-ip': US,
+  'true-client-ip': US,
+  'cf-connecting-ip': US,
+  'client-ip': US,
+};
+
+function claimsSeen(headers: IncomingMessage['headers'] | undefined): string[] {
+  return Object.keys(otherClaims).filter((name) => headers?.[name] !== undefined);
+}
 
 describe('client identity behind the trusted proxy', () => {
   it("however the proxy spells a French client, and whatever the client wrote left of it, it's 451", async () => {

@@ -20,6 +20,19 @@ const hopByHop = new Set([
 ]);
 const requestOnlyDropped = new Set(['expect', 'host']);
 const forwardingHeaders = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+// Other names by which clients claim an address, scheme, port or path prefix: origins and the frameworks
+// in front of them believe them (nginx's real_ip, Express's `trust proxy`, Spring's ForwardedHeaderFilter…),
+// so from an untrusted peer they are dropped with the rest (DECISIONS #8). Every `X-Forwarded-*` is such a
+// claim (`-Port`, `-Prefix`, `-Ssl`, `-Server`, `-Scheme`…); these are the common ones without the prefix.
+const clientAddressClaims = new Set([
+  'x-real-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'client-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+]);
 
 export const VIA = '1.1 edge451';
 
@@ -32,7 +45,11 @@ export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
   const { req, site, client } = ctx;
   const incoming = req.headers;
   const trusted = client?.peerTrusted === true;
-  const out = copyEndToEnd(incoming, namedInConnection(incoming.connection), requestOnlyDropped);
+  const out = copyEndToEnd(
+    incoming,
+    namedInConnection(incoming.connection),
+    trusted ? isDroppedFromAnyPeer : isDroppedFromUntrustedPeer,
+  );
   const peer = forwardedPeer(ctx);
 
   if (trusted) {
@@ -95,15 +112,25 @@ function everyEndToEnd(
 function copyEndToEnd(
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
   connectionNamed: readonly string[] | undefined,
-  alsoDrop?: ReadonlySet<string>,
+  alsoDrop?: (name: string) => boolean,
 ): HeaderRecord {
   const out: HeaderRecord = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || !isEndToEnd(name, connectionNamed) || alsoDrop?.has(name)) continue;
+    if (value === undefined || !isEndToEnd(name, connectionNamed) || alsoDrop?.(name)) continue;
     out[name] = value;
   }
   return out;
+}
+
+/** Request fields never sent on, whoever the peer: `Expect` (answered here) and `Host` (set per site). */
+function isDroppedFromAnyPeer(name: string): boolean {
+  return requestOnlyDropped.has(name);
+}
+
+/** From a peer that is not a trusted proxy, also every claim about the client's address or URL. */
+function isDroppedFromUntrustedPeer(name: string): boolean {
+  return requestOnlyDropped.has(name) || name.startsWith('x-forwarded-') || clientAddressClaims.has(name);
 }
 
 /** Whether a field goes on to the next hop: not hop-by-hop, not named in `Connection`, not a forwarding header we rebuild. */

@@ -982,6 +982,93 @@ describe('a date the node could not store back', () => {
   });
 });
 
+/** An instant `ms` from now, as the admin API receives dates. */
+const fromNow = (ms: number) => new Date(Date.now() + ms).toISOString();
+const aheadOfClock =
+  /^expected a date-time at most 5 minutes after this node's clock \(\d{4}-\d\d-\d\dT[\d:.]+Z\), found "/;
+
+describe("a date ahead of the node's clock", () => {
+  it('a notification dated tomorrow is refused with 400 naming the clock; nothing is stored or blocked', async () => {
+    const { edge } = await startBlockingEdge();
+    const version = await policyVersion(edge);
+    const tomorrow = fromNow(86_400_000);
+    const refused = await callAdmin<ErrorAnswer>(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+      body: notification([mirrorHost], { at: tomorrow }),
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toBe(refusedChange);
+    expect(refused.json.issues).toEqual([{ path: 'at', message: expect.stringMatching(aheadOfClock) }]);
+    expect(refused.json.issues?.[0]?.message).toContain(`found "${tomorrow}"`);
+    await expectUnchanged(edge, version);
+  });
+
+  it('a lift dated in year 9000 is refused, so the node never dates a later notification of the host after it', async () => {
+    const { edge } = await startBlockingEdge();
+    const version = await policyVersion(edge);
+    const refused = await callAdmin<ErrorAnswer>(
+      edge,
+      'DELETE',
+      `/orders/${motogpOrder.id}/hosts/motogpstream.me`,
+      {
+        body: { at: '9000-01-01T00:00:00Z', reference: 'RG 25/00100' },
+      },
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.json.issues).toEqual([{ path: 'at', message: expect.stringMatching(aheadOfClock) }]);
+    await expectUnchanged(edge, version);
+
+    // Within the allowance (a caller's clock a little ahead): accepted, and the undated re-notification
+    // that follows it is dated just after it, this year, not years ahead.
+    const lift = await callAdmin<ChangeAnswer>(
+      edge,
+      'DELETE',
+      `/orders/${motogpOrder.id}/hosts/motogpstream.me`,
+      {
+        body: { at: fromNow(60_000) },
+      },
+    );
+    expect(lift.status).toBe(200);
+    const undated = await callAdmin<ChangeAnswer>(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+      body: notification(['motogpstream.me']),
+    });
+    expect(undated.status).toBe(200);
+    const datedAt = Date.parse(String(undated.json.audit.change?.at));
+    expect(datedAt).toBe(Date.parse(String(lift.json.audit.change?.at)) + 1);
+    expect(datedAt).toBeLessThan(Date.now() + 5 * 60_000);
+    expect(await statusThroughEdge(edge.url, 'motogpstream.me', clientIps.FR)).toBe(451);
+  });
+
+  it('a notification dated in the past (a notice entered after it was issued) is accepted as dated', async () => {
+    const { edge } = await startBlockingEdge();
+    const accepted = await callAdmin<ChangeAnswer>(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+      body: notification([mirrorHost], { at: '2025-04-02T09:00:00+02:00' }),
+    });
+    expect(accepted.status).toBe(200);
+    expect(accepted.json.audit.change?.at).toBe('2025-04-02T09:00:00+02:00');
+    expect(await statusThroughEdge(edge.url, mirrorHost, clientIps.FR)).toBe(451);
+  });
+
+  it('a stored change dated ahead of the clock (written before the rule, or the clock was stepped back) is still replayed at start-up', async () => {
+    const { edge, config } = await startBlockingEdge();
+    await notifyEach(edge, [mirrorHost]);
+    expect(await edge.stop('SIGTERM')).toBe(0);
+    const lines = (await readFile(stateFile(edge), 'utf8')).split('\n');
+    const dated = lines.map((line) => {
+      if (line === '') return line;
+      const record = JSON.parse(line) as { change?: { at?: string } };
+      if (record.change?.at !== undefined) record.change.at = '2099-01-01T00:00:00.000Z';
+      return JSON.stringify(record);
+    });
+    await writeFile(stateFile(edge), dated.join('\n'));
+
+    const restarted = await startEdge(config, {}, { dir: edge.dir });
+    expect(await statusThroughEdge(restarted.url, mirrorHost, clientIps.FR)).toBe(451);
+    expect(restarted.logs().filter((line) => String(line.msg).startsWith('stored policy change'))).toEqual(
+      [],
+    );
+  });
+});
+
 describe('workers: 2 convergence', () => {
   it('20 notifications sent at once are in force on every worker, and both workers answer', async () => {
     const { edge } = await startBlockingEdge({ workers: 2 });

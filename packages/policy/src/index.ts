@@ -1,4 +1,5 @@
 // The public API of @edge451/policy: other packages import nothing else.
+export { CLOCK_SKEW_ALLOWANCE_MS } from './change-dating.js';
 export { type CompileOptions, compilePolicy } from './compile.js';
 export { BUILT_IN_COUNTRY_GROUPS, isCountryCode, normalizeCountry } from './countries.js';
 export type { Decision, DecisionQuery, DecisionReason } from './decide.js';
@@ -9,5 +10,5 @@ export { type HostKind, type InvalidHost, type NormalizedHost, normalizeHost } f
 export type { HostEntry, MatchKindName } from './host-pattern.js';
 export { loadPolicyFiles, type PolicyFormat, parsePolicyText } from './load.js';
 export type { Order, OrderHost } from './order.js';
-export type { Policy, PolicyStats } from './policy.js';
+export type { ApplyOptions, Policy, PolicyStats } from './policy.js';
 export type { PolicyChange } from './validate-change.js';

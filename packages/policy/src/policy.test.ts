@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CLOCK_SKEW_ALLOWANCE_MS } from './change-dating.js';
 import { compilePolicy } from './compile.js';
 import { diffBlockedHosts } from './diff.js';
 import type { OrderDocument, PolicyDocument } from './document.js';
@@ -145,6 +146,8 @@ describe('notifications and lifts (DECISIONS #6)', () => {
   });
 
   it('refuses a date that could not be stored back as RFC 3339 (year 10000 in UTC once a lift follows it)', () => {
+    // The node's clock in the last minute of 9998, so that dates at the very end are not ahead of it.
+    vi.useFakeTimers({ now: Date.parse('9998-12-31T23:59:00.000Z') });
     const policy = compilePolicy(documentOf());
     expect(
       errorOf(() => policy.apply(notify(['mirror.example'], '9999-12-31T23:00:00-05:00'))).issues,
@@ -170,6 +173,66 @@ describe('notifications and lifts (DECISIONS #6)', () => {
           'expected a date from 1970 to 9998 (UTC): this change would have to be dated after the end of 9998 to follow the last one',
       },
     ]);
+  });
+
+  it('refuses a notification or lift dated more than 5 minutes after the clock; the allowance and past dates pass', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-30T10:00:00.000Z') });
+    const policy = compilePolicy(documentOf());
+    expect(CLOCK_SKEW_ALLOWANCE_MS).toBe(300_000);
+    const clockSays = (found: string) =>
+      `expected a date-time at most 5 minutes after this node's clock (2026-11-30T10:00:00.000Z), found "${found}": a change is in force as soon as it is applied, so it cannot be dated later`;
+    expect(errorOf(() => policy.apply(notify(['mirror.example'], '2026-12-01T10:00:00Z'))).issues).toEqual([
+      { path: 'at', message: clockSays('2026-12-01T10:00:00Z') },
+    ]);
+    // The same instant written with an offset is the same instant.
+    expect(
+      errorOf(() => policy.apply(notify(['mirror.example'], '2026-11-30T11:05:00.001+01:00'))).issues,
+    ).toEqual([{ path: 'at', message: clockSays('2026-11-30T11:05:00.001+01:00') }]);
+    expect(errorOf(() => policy.apply(lift('motogpstream.me', '9000-01-01T00:00:00Z'))).issues).toEqual([
+      { path: 'at', message: clockSays('9000-01-01T00:00:00Z') },
+    ]);
+    // Exactly at the allowance, and anything before the clock (a notice entered after it was issued).
+    const atAllowance = policy.apply(notify(['mirror.example'], '2026-11-30T10:05:00.000Z'));
+    expect(blocked(atAllowance, 'mirror.example')).toBe(true);
+    expect(
+      blocked(policy.apply(notify(['mirror.example'], '2025-04-02T09:00:00+02:00')), 'mirror.example'),
+    ).toBe(true);
+    expect(blocked(policy.apply(lift('motogpstream.me', '2025-05-01T00:00:00Z')), 'motogpstream.me')).toBe(
+      false,
+    );
+  });
+
+  it('a lift dated ahead cannot make the node date the next notification of its host ahead', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-30T10:00:00.000Z') });
+    // Within the allowance: the undated re-notification follows it by 1 ms, still within the allowance.
+    const lifted = compilePolicy(documentOf()).apply(lift('motogpstream.me', '2026-11-30T10:04:00Z'));
+    const again = lifted.apply(notify(['motogpstream.me']));
+    expect(again.lastChange).toMatchObject({ at: '2026-11-30T10:04:00.001Z' });
+    expect(blocked(again, 'motogpstream.me')).toBe(true);
+    // A lift stored before this rule existed, dated in year 9000, replays; the node then refuses to date a
+    // notification after it instead of stamping it 9000-01-01T00:00:00.001Z.
+    const poisoned = compilePolicy(documentOf()).apply(lift('motogpstream.me', '9000-01-01T00:00:00Z'), {
+      replay: true,
+    });
+    expect(errorOf(() => poisoned.apply(notify(['motogpstream.me']))).issues).toEqual([
+      {
+        path: 'at',
+        message:
+          "expected a date at most 5 minutes after this node's clock (2026-11-30T10:00:00.000Z): this change would have to be dated 9000-01-01T00:00:00.001Z to follow the last one",
+      },
+    ]);
+  });
+
+  it('replays a change accepted before without holding its date against the clock (a clock stepped back)', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-30T10:00:00.000Z') });
+    const notified = compilePolicy(documentOf()).apply(notify(['mirror.example']));
+    const stored = notified.lastChange;
+    if (stored === undefined) throw new Error('expected the applied change');
+    vi.setSystemTime(Date.parse('2026-11-30T09:50:00.000Z'));
+    expect(errorOf(() => compilePolicy(documentOf()).apply(stored)).issues[0]?.path).toBe('at');
+    const replayed = compilePolicy(documentOf()).apply(stored, { replay: true });
+    expect(blocked(replayed, 'mirror.example')).toBe(true);
+    expect(replayed.lastChange).toEqual(stored);
   });
 
   it('refuses a notification dated before the lift it would undo, and a lift dated before the notification', () => {

@@ -8,6 +8,16 @@ import { needsCompaction, type PolicyState } from './policy-state.js';
 import { documentOf } from './to-document.js';
 import { type PolicyChange, validateChange } from './validate-change.js';
 
+/** Options of {@link Policy.apply}. */
+export type ApplyOptions = {
+  /**
+   * The change was accepted once already (read back from a state directory, or forwarded by the node that
+   * accepted it): its date is not checked against this node's clock again, so it replays as it was
+   * applied. Default false: a change dated more than `CLOCK_SKEW_ALLOWANCE_MS` after the clock is refused.
+   */
+  readonly replay?: boolean;
+};
+
 /** How much a snapshot's index holds, to watch compaction. */
 export type PolicyStats = {
   /** Names in the compiled base. */
@@ -50,8 +60,10 @@ export interface Policy {
    * Validates `change` against this snapshot and returns a NEW snapshot with it applied (version + 1);
    * this one is untouched. Throws a `PolicyValidationError` listing every problem, in which case nothing
    * changed. Incremental: a notify or lift-host costs O(its hosts), not O(all hosts) (see the README).
+   * A notify or lift-host dated more than `CLOCK_SKEW_ALLOWANCE_MS` after `Date.now()` is refused unless
+   * `options.replay`.
    */
-  apply(change: PolicyChange): Policy;
+  apply(change: PolicyChange, options?: ApplyOptions): Policy;
   /** The effective policy as a document: `compilePolicy(p.toDocument())` decides exactly as `p`. O(hosts). */
   toDocument(): PolicyDocument;
   /** The same policy (same version, same decisions) with the overlay folded into a new base. O(hosts). */
@@ -111,9 +123,10 @@ export class CompiledPolicy implements Policy {
     return decide(this.#state, query);
   }
 
-  apply(change: PolicyChange): Policy {
+  apply(change: PolicyChange, options: ApplyOptions = {}): Policy {
     const state = adoptCompactedBase(this.#state);
-    const next = executeChange(state, validateChange(state, change, Date.now()));
+    const clock = { nowMs: Date.now(), replay: options.replay === true };
+    const next = executeChange(state, validateChange(state, change, clock));
     const { lineage } = next;
     // Adopted once: from now on the lineage's current branch grows on the new base.
     if (state !== this.#state) lineage.compacted = undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { instant, isStorableInstant, keysOf, liftSchema, notificationSchema, orderId } from './document.js';
+import { type ChangeClock, dateChange } from './change-dating.js';
+import { instant, keysOf, liftSchema, notificationSchema, orderId } from './document.js';
 import { PolicyValidationError } from './errors.js';
 import {
   describeValue,
@@ -19,7 +20,8 @@ import { validateHosts, validateOrder } from './validate-order.js';
 
 /**
  * A change to a compiled policy, as the admin API and the state directory carry it. Every field is
- * validated by `Policy.apply()`; `at` defaults to the moment of the call.
+ * validated by `Policy.apply()`; `at` defaults to the moment of the call and may not be later than the
+ * node's clock plus `CLOCK_SKEW_ALLOWANCE_MS` (change-dating.ts).
  */
 export type PolicyChange =
   | { type: 'put-order'; order: unknown }
@@ -47,14 +49,19 @@ type ChangeType = keyof typeof SCHEMAS;
  * Validates a raw change against the snapshot it would apply to and returns it in replayable form, or
  * throws a `PolicyValidationError` listing every problem (the snapshot is untouched either way).
  */
-export function validateChange(state: PolicyState, change: unknown, nowMs: number): ValidChange {
+export function validateChange(state: PolicyState, change: unknown, clock: ChangeClock): ValidChange {
   const sink = new IssueSink({ value: change });
-  const valid = check(state, change, sink, nowMs);
+  const valid = check(state, change, sink, clock);
   if (valid === undefined || sink.issues.length > 0) throw new PolicyValidationError(sink.issues);
   return valid;
 }
 
-function check(state: PolicyState, change: unknown, sink: IssueSink, nowMs: number): ValidChange | undefined {
+function check(
+  state: PolicyState,
+  change: unknown,
+  sink: IssueSink,
+  clock: ChangeClock,
+): ValidChange | undefined {
   const type = (change as { type?: unknown } | null)?.type;
   if (typeof change !== 'object' || change === null || !Object.hasOwn(SCHEMAS, String(type))) {
     const expected = Object.keys(SCHEMAS)
@@ -79,9 +86,9 @@ function check(state: PolicyState, change: unknown, sink: IssueSink, nowMs: numb
         ? undefined
         : { type: 'delete-order', orderId: fields.orderId as string };
     case 'notify':
-      return checkNotify(state, fields, at, nowMs, sink);
+      return checkNotify(state, fields, at, clock, sink);
     case 'lift-host':
-      return checkLift(state, fields, at, nowMs, sink);
+      return checkLift(state, fields, at, clock, sink);
   }
 }
 
@@ -93,27 +100,11 @@ function findOrder(state: PolicyState, id: unknown, sink: IssueSink): EffectiveO
   return order;
 }
 
-/**
- * An omitted `at`: now, or just after `after` when that is later (two changes in one millisecond). A date
- * the policy could not store (a change following one dated at the very end of 9998) is an issue.
- */
-function instantNotBefore(nowMs: number, after: number, sink: IssueSink): { at: string; atMs: number } {
-  const atMs = Math.max(nowMs, after);
-  if (!isStorableInstant(atMs)) {
-    sink.add(
-      ['at'],
-      'expected a date from 1970 to 9998 (UTC): this change would have to be dated after the end of 9998 to follow the last one',
-    );
-    return { at: '', atMs };
-  }
-  return { at: new Date(atMs).toISOString(), atMs };
-}
-
 function checkNotify(
   state: PolicyState,
   fields: Record<string, unknown>,
   givenAt: string | undefined,
-  nowMs: number,
+  clock: ChangeClock,
   sink: IssueSink,
 ): ValidChange | undefined {
   const order = findOrder(state, fields.orderId, sink);
@@ -126,10 +117,7 @@ function checkNotify(
     -Infinity,
     ...rules.map((rule) => order.lifted.get(patternOf(rule))?.lift.atMs ?? -Infinity),
   );
-  const { at, atMs } =
-    givenAt === undefined
-      ? instantNotBefore(nowMs, liftedAt + 1, sink)
-      : { at: givenAt, atMs: Date.parse(givenAt) };
+  const { at, atMs } = dateChange(givenAt, liftedAt + 1, clock, sink);
   rules.forEach((rule, index) => {
     const lifted = order.lifted.get(patternOf(rule));
     if (lifted === undefined || atMs > lifted.lift.atMs) return;
@@ -146,7 +134,7 @@ function checkLift(
   state: PolicyState,
   fields: Record<string, unknown>,
   givenAt: string | undefined,
-  nowMs: number,
+  clock: ChangeClock,
   sink: IssueSink,
 ): ValidChange | undefined {
   const parsedRule = typeof fields.host === 'string' ? parseHostPattern(fields.host, false) : undefined;
@@ -171,10 +159,7 @@ function checkLift(
   }
   // A lift dated at or after the latest notification of the host is in force (a tie keeps the lift).
   const notifiedAt = latestNotification(state, order.id, pattern);
-  const { at, atMs } =
-    givenAt === undefined
-      ? instantNotBefore(nowMs, notifiedAt?.atMs ?? -Infinity, sink)
-      : { at: givenAt, atMs: Date.parse(givenAt) };
+  const { at, atMs } = dateChange(givenAt, notifiedAt?.atMs ?? -Infinity, clock, sink);
   if (notifiedAt !== undefined && atMs < notifiedAt.atMs) {
     sink.add(
       ['at'],

@@ -29,7 +29,8 @@ export class PolicyReplica implements PolicyView {
   /** Applies the primary's change made at `version`; false when this copy is not at `version - 1`. */
   apply(change: PolicyChange, version: number): boolean {
     if (this.policy.version + 1 !== version) return false;
-    this.swap(this.policy.apply(change), change);
+    // The primary accepted it against its own clock; this worker applies it as it was applied there.
+    this.swap(this.policy.apply(change, { replay: true }), change);
     return true;
   }
 

@@ -118,7 +118,9 @@ async function build(
   let policy = compilePolicy(document, { version, unknownCountry: source.unknownCountry });
   for (const change of audit.changes()) {
     try {
-      policy = policy.apply(change);
+      // Accepted when it was stored: replayed whatever the clock says now (a clock stepped back, or a change
+      // dated ahead before the policy refused that), so a restart enforces what was in force.
+      policy = policy.apply(change, { replay: true });
     } catch (error) {
       // The files moved on (e.g. an order was removed from them): the stored change no longer applies.
       // Skipping it loudly keeps the node up with everything else in force.

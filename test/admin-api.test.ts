@@ -1,3 +1,6 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   type AuditEntry,
@@ -17,6 +20,7 @@ import {
 } from './support/blocking-order.js';
 import { adminToken, type RunningEdge, startEdge, testConfig } from './support/edge.js';
 import { send } from './support/http.js';
+import { keepRequesting, servedAfter } from './support/in-force.js';
 import { startOrigin, type TestOrigin } from './support/origin.js';
 
 // The admin API of the real binary: a scripted origin, the edge with one order (the Paris MotoGP order),
@@ -499,6 +503,65 @@ describe('audit', () => {
     const newest = await callAdmin<{ entries: AuditEntry[] }>(edge, 'GET', '/audit?limit=1');
     expect(newest.json.entries).toEqual([audit.json.entries[0]]);
     expect((await callAdmin(edge, 'GET', '/audit?limit=0')).status).toBe(400);
+  });
+
+  it('a change is answered once it is in force, with that instant; GET /audit, the file and a restart keep both instants', async () => {
+    const { edge, config } = await startBlockingEdge();
+    const sent = Date.now();
+    const notified = await callAdmin<ChangeAnswer>(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+      body: notification([mirrorHost]),
+    });
+    const answered = Date.now();
+    expect(notified.status).toBe(200);
+    const { inForceAt, audit } = notified.json;
+    if (inForceAt === null) throw new Error('expected an in-force instant');
+    // Recorded first (write-ahead), in force after: both within the request.
+    expect(audit.inForceAt).toBe(inForceAt);
+    expect(Date.parse(audit.at)).toBeGreaterThanOrEqual(sent - 5);
+    expect(Date.parse(inForceAt)).toBeGreaterThanOrEqual(Date.parse(audit.at));
+    expect(Date.parse(inForceAt)).toBeLessThanOrEqual(answered + 5);
+
+    const listed = (await callAdmin<{ entries: AuditEntry[] }>(edge, 'GET', '/audit')).json.entries;
+    expect(listed).toEqual([audit]);
+    const lines = (await readFile(join(edge.dir, '.edge451-state', 'audit.jsonl'), 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const { inForceAt: _shownOnly, ...stored } = audit;
+    expect(lines).toEqual([
+      stored,
+      { kind: 'in-force', seq: audit.seq, version: audit.versionAfter, at: inForceAt },
+    ]);
+
+    expect(await edge.stop('SIGTERM')).toBe(0);
+    const restarted = await startEdge(config, {}, { dir: edge.dir });
+    expect((await callAdmin<{ entries: AuditEntry[] }>(restarted, 'GET', '/audit')).json.entries).toEqual([
+      audit,
+    ]);
+    expect(await statusThroughEdge(restarted.url, mirrorHost, clientIps.FR)).toBe(451);
+  });
+
+  it('no request decided after the in-force instant of a notification is served the newly blocked host', async () => {
+    const { edge } = await startBlockingEdge();
+    for (let trial = 0; trial < 3; trial += 1) {
+      const host = `during${trial}.mirrors.test`;
+      const traffic = keepRequesting(edge.url, host, clientIps.FR);
+      await sleep(150);
+      const change = await callAdmin<ChangeAnswer>(edge, 'POST', `/orders/${motogpOrder.id}/notifications`, {
+        body: notification([host]),
+      });
+      expect(change.status).toBe(200);
+      await sleep(150);
+      await traffic.stop();
+      await sleep(100);
+      expect({ trial, late: servedAfter(edge, host, String(change.json.inForceAt)) }).toEqual({
+        trial,
+        late: [],
+      });
+      // The traffic did reach the node on both sides of the change.
+      const logged = edge.logs().filter((line) => line.host === host);
+      expect(new Set(logged.map((line) => line.status))).toEqual(new Set([200, 451]));
+    }
   });
 
   it('a refused change leaves no audit entry', async () => {

@@ -94,6 +94,17 @@ async function notifyEach(edge: RunningEdge, hosts: readonly string[]): Promise<
   }
 }
 
+/**
+ * What a crash while the last change was written leaves: its entry cut 40 bytes before its newline, and
+ * nothing after it (its in-force record is written only once the change is applied).
+ */
+async function tearLastChange(file: string): Promise<void> {
+  const text = await readFile(file, 'utf8');
+  const lastChange = text.lastIndexOf('"change":');
+  const end = text.indexOf('\n', lastChange);
+  await writeFile(file, text.slice(0, end - 40));
+}
+
 async function expectUnchanged(edge: RunningEdge, version: number): Promise<void> {
   expect(await policyVersion(edge)).toBe(version);
   expect(await auditChanges(edge)).toEqual([]);
@@ -726,6 +737,10 @@ describe('concurrent changes', () => {
       expect(oldestFirst[index]?.versionBefore).toBe(oldestFirst[index - 1]?.versionAfter);
     }
     expect(oldestFirst.filter((entry) => entry.action === 'reload')).toHaveLength(1);
+    // Every change and the reload were recorded in force, after they were recorded.
+    for (const entry of oldestFirst) {
+      expect(Date.parse(String(entry.inForceAt))).toBeGreaterThanOrEqual(Date.parse(entry.at));
+    }
     const applied = answers.filter((answer) => answer.status === 200);
     expect(
       oldestFirst.filter((entry) => entry.change !== undefined).map((entry) => entry.versionAfter),
@@ -879,8 +894,7 @@ describe('the state directory', () => {
     const { edge, config } = await startBlockingEdge();
     await notifyEach(edge, ['a.mirrors.test', 'b.mirrors.test']);
     expect(await edge.stop('SIGTERM')).toBe(0);
-    const text = await readFile(stateFile(edge), 'utf8');
-    await writeFile(stateFile(edge), text.slice(0, -40));
+    await tearLastChange(stateFile(edge));
 
     const restarted = await startEdge(config, {}, { dir: edge.dir });
     expect(await frenchStatuses(restarted, ['a.mirrors.test', 'b.mirrors.test'])).toEqual({
@@ -902,8 +916,7 @@ describe('a damaged audit log', () => {
     ).toBe(200);
     expect(await edge.stop('SIGTERM')).toBe(0);
     // A crash mid-write: the line is cut before its newline.
-    const text = await readFile(stateFile(edge), 'utf8');
-    await writeFile(stateFile(edge), text.slice(0, -40));
+    await tearLastChange(stateFile(edge));
 
     const restarted = await startEdge(config, {}, { dir: edge.dir });
     expect(

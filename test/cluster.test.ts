@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
@@ -18,6 +19,7 @@ import {
 } from './support/cluster.js';
 import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
 import { send } from './support/http.js';
+import { keepRequesting, servedAfter } from './support/in-force.js';
 import { startOrigin, type TestOrigin } from './support/origin.js';
 
 // `workers: N | auto` of the real binary: the primary owns the admin API and the policy, N workers serve
@@ -38,7 +40,11 @@ const formula1Order = {
 const notice = { notifiedBy: 'ARCOM', reference: 'ARCOM notification 2025-04-02 n°7' };
 const siteHosts = [...motogpOrder.hosts, allowedHost, 'f1stream.tv', 'f1stream2.tv', '*.mirrors.test'];
 
-type ChangeAnswer = { version: number };
+type AuditEntry = { seq: number; at: string; action: string; inForceAt: string | null };
+type ChangeAnswer = { version: number; inForceAt: string | null; audit: AuditEntry; pending?: string };
+
+const auditEntries = async (edge: RunningEdge) =>
+  (await callAdmin<{ entries: AuditEntry[] }>(edge, 'GET', '/audit')).json.entries;
 
 async function startCluster(
   workers: number | 'auto',
@@ -151,6 +157,101 @@ describe('workers: 2', () => {
         `baseline request on a new connection median ${median(roundTrips).toFixed(1)} ms`,
     );
     expect(Math.max(...afterAnswer)).toBeLessThan(1_000);
+  });
+
+  it('no request decided after the in-force instant of a notification is served the newly blocked host, on either worker', async () => {
+    const { edge } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    for (let trial = 0; trial < 3; trial += 1) {
+      const host = `during${trial}.mirrors.test`;
+      const traffic = keepRequesting(edge.url, host, clientIps.FR);
+      await sleep(150);
+      const change = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+        ...notice,
+        hosts: [host],
+      });
+      expect(change.status).toBe(200);
+      await sleep(150);
+      await traffic.stop();
+      await sleep(100);
+      const { inForceAt, audit } = change.json;
+      // Recorded before it was sent to the workers, in force once both confirmed it.
+      expect(Date.parse(String(inForceAt))).toBeGreaterThanOrEqual(Date.parse(audit.at));
+      expect({ trial, late: servedAfter(edge, host, String(inForceAt)) }).toEqual({ trial, late: [] });
+      // Both workers served the host before the change and refused it after.
+      const logged = edge.logs().filter((line) => line.host === host);
+      const pids = (status: number) =>
+        new Set(logged.filter((line) => line.status === status).map((line) => line.pid));
+      expect({ served: pids(200), blocked: pids(451) }).toEqual({
+        served: new Set(workers.values()),
+        blocked: new Set(workers.values()),
+      });
+    }
+    const audit = await callAdmin<{ entries: AuditEntry[] }>(edge, 'GET', '/audit');
+    expect(audit.json.entries.map((entry) => entry.inForceAt)).toEqual(Array(3).fill(expect.any(String)));
+  });
+
+  it('a worker that does not confirm a change holds the answer at most 10 s (202, no instant); the instant is recorded once it does', async () => {
+    const { edge } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [stopped] = [...workers.values()];
+    if (stopped === undefined) throw new Error('expected two workers');
+    process.kill(stopped, 'SIGSTOP');
+    let resumedAt = Number.POSITIVE_INFINITY;
+    try {
+      const sent = Date.now();
+      const change = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+        ...notice,
+        hosts: ['late.mirrors.test'],
+      });
+      const waited = Date.now() - sent;
+      expect(change.status).toBe(202);
+      expect(change.json).toMatchObject({ inForceAt: null, audit: { inForceAt: null } });
+      expect(change.json.pending).toEqual(expect.any(String));
+      expect(waited).toBeGreaterThanOrEqual(9_900);
+      expect(waited).toBeLessThan(12_000);
+      const logged = await edge.waitForLog((line) =>
+        String(line.msg).startsWith('policy change not confirmed'),
+      );
+      expect(logged).toMatchObject({ policy_version: change.json.version, worker_pids: [stopped] });
+      expect((await auditEntries(edge))[0]?.inForceAt).toBeNull();
+    } finally {
+      resumedAt = Date.now();
+      process.kill(stopped, 'SIGCONT');
+    }
+    await until(
+      async () => (await auditEntries(edge))[0]?.inForceAt !== null,
+      'the change is recorded in force',
+    );
+    const [entry] = await auditEntries(edge);
+    expect(Date.parse(String(entry?.inForceAt))).toBeGreaterThanOrEqual(resumedAt);
+    const after = await answersFrom(edge, 'late.mirrors.test', clientIps.FR, 10);
+    expect(after.statuses).toEqual(Array(10).fill(451));
+  });
+
+  it('a worker that dies before confirming a change is not waited for: the answer comes with the instant it died', async () => {
+    const { edge } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [victim] = [...workers.values()];
+    if (victim === undefined) throw new Error('expected two workers');
+    process.kill(victim, 'SIGSTOP');
+    const answer = callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+      ...notice,
+      hosts: ['dying.mirrors.test'],
+    });
+    await sleep(500);
+    const killedAt = Date.now();
+    process.kill(victim, 'SIGKILL');
+    const change = await answer;
+    expect(change.status).toBe(200);
+    expect(Date.parse(String(change.json.inForceAt))).toBeGreaterThanOrEqual(killedAt);
+    expect(Date.parse(String(change.json.inForceAt))).toBeLessThan(killedAt + 5_000);
+    await until(
+      async () => (await send(`${edge.adminUrl}/readyz`)).status === 200,
+      'the node is ready again',
+    );
+    const after = await answersFrom(edge, 'dying.mirrors.test', clientIps.FR, 10);
+    expect(after.statuses).toEqual(Array(10).fill(451));
   });
 
   it('/metrics on the admin port sums the workers and reports the primary policy version', async () => {
@@ -270,6 +371,9 @@ describe('workers: 2', () => {
     );
     edge.process.kill('SIGHUP');
     await edge.waitForLog((line) => line.msg === 'reloaded');
+    // Logged once both workers confirmed the reloaded policy: the audit has its in-force instant.
+    const [reloaded] = await auditEntries(edge);
+    expect(reloaded).toMatchObject({ action: 'reload', inForceAt: expect.any(String) });
 
     const after = await answersFrom(edge, 'f1stream.tv', clientIps.FR, 10);
     expect(after.statuses).toEqual(Array(10).fill(451));

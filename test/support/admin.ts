@@ -11,8 +11,17 @@ export type AuditEntry = {
   change?: Record<string, unknown>;
   versionBefore: number;
   versionAfter: number;
+  /** When the change was in force on the node (every worker); null until (or unless) that is recorded. */
+  inForceAt: string | null;
 };
-export type ChangeAnswer = { version: number; versionBefore: number; audit: AuditEntry };
+/** 200 once the change is in force, with that instant; 202 with `inForceAt: null` when not confirmed in time. */
+export type ChangeAnswer = {
+  version: number;
+  versionBefore: number;
+  inForceAt: string | null;
+  audit: AuditEntry;
+  pending?: string;
+};
 export type PolicyView = {
   version: number;
   hostCount: number;

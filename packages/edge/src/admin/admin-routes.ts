@@ -133,14 +133,30 @@ export const adminRoutes: Route[] = [
   },
 ];
 
+/**
+ * Answers once the change is in force on this node (every worker, in a cluster), with that instant: 200.
+ * 202 with `inForceAt: null` when that was not confirmed and stored within IN_FORCE_WAIT_MS: the change
+ * is stored and applied, and GET /audit shows its in-force instant once it has one.
+ */
 async function applyChange(
   deps: AdminDeps,
   request: AdminRequest,
   change: PolicyChange,
 ): Promise<AdminResponse> {
-  const { policy, entry } = await deps.policy.apply(change, request.actor);
-  return json(200, { version: policy.version, versionBefore: entry.versionBefore, audit: entry });
+  const { policy, entry, inForceAt } = await deps.policy.apply(change, request.actor);
+  const answer = {
+    version: policy.version,
+    versionBefore: entry.versionBefore,
+    inForceAt,
+    audit: { ...entry, inForceAt },
+  };
+  if (inForceAt !== null) return json(200, answer);
+  return json(202, { ...answer, pending: NOT_YET_IN_FORCE });
 }
+
+const NOT_YET_IN_FORCE =
+  'the change is stored and applied, but its in-force instant was not confirmed and stored in time (the ' +
+  "node's log says which workers lag); GET /audit shows its inForceAt once it is";
 
 function describe(deps: AdminDeps) {
   const policy = deps.policy.current();

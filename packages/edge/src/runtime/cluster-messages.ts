@@ -12,10 +12,15 @@ export type PrimaryMessage =
   | { type: 'purge'; id: number; selector: PurgeSelector }
   | { type: 'shutdown' };
 
-/** Worker → primary: `hello` asks for the config and policy to start with; `resync` for a fresh snapshot. */
+/**
+ * Worker → primary: `hello` asks for the config and policy to start with; `resync` for a fresh snapshot;
+ * `policy-applied` confirms the worker decides requests with `version` from now on (after every change or
+ * snapshot it swaps in), which is what the primary's in-force records wait for.
+ */
 export type WorkerMessage =
   | { type: 'hello' }
   | { type: 'resync' }
   | { type: 'ready'; url: string }
+  | { type: 'policy-applied'; version: number }
   | { type: 'config-applied'; id: number }
   | { type: 'purged'; id: number; count: number; error?: { message: string; client: boolean } };

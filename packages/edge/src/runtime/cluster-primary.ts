@@ -10,12 +10,14 @@ import type { EdgeNode } from './edge-node.js';
 import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
 import { urlOf } from './listen.js';
 import { snapshotOf } from './policy-replica.js';
+import { WorkerPolicyVersions } from './worker-policy-versions.js';
 
 /**
  * `workers: N | auto`: the primary owns the control plane (admin API, authoritative policy state, audit log)
  * and forks N traffic workers (node:cluster shares the listening port). A policy change is validated and
  * stored here once, then sent to every worker, which applies it incrementally or asks for a full snapshot
- * when it fell behind; so every worker converges on the same version.
+ * when it fell behind; so every worker converges on the same version. Workers confirm each version they
+ * swap in (`policy-applied`): a change is recorded in force once every live worker has confirmed it.
  */
 export async function startClusterPrimary(
   config: EdgeConfig,
@@ -25,7 +27,8 @@ export async function startClusterPrimary(
   logger: Logger,
 ): Promise<EdgeNode> {
   const metrics = createMetrics();
-  const control = await openControlPlane(config, logger, metrics);
+  const workerVersions = new WorkerPolicyVersions<Worker>((worker) => worker.process.pid);
+  const control = await openControlPlane(config, logger, metrics, workerVersions);
   const { policy } = control;
   const ready = new Map<Worker, string>();
   const startup = { failed: 0, done: false };
@@ -55,14 +58,20 @@ export async function startClusterPrimary(
     );
     worker.on('message', (message: WorkerMessage) => {
       switch (message.type) {
-        case 'hello':
-          sendToWorker(worker, { type: 'start', config: current, snapshot: snapshotOf(policy.current()) });
+        case 'hello': {
+          const snapshot = snapshotOf(policy.current());
+          workerVersions.started(worker, snapshot.version);
+          sendToWorker(worker, { type: 'start', config: current, snapshot });
           return;
+        }
         case 'resync':
           sendToWorker(worker, { type: 'snapshot', snapshot: snapshotOf(policy.current()) });
           return;
         case 'ready':
           ready.set(worker, message.url);
+          return;
+        case 'policy-applied':
+          workerVersions.applied(worker, message.version);
           return;
         case 'purged':
           purges.settle(worker, message);
@@ -74,6 +83,7 @@ export async function startClusterPrimary(
     });
     worker.on('exit', (code, signal) => {
       ready.delete(worker);
+      workerVersions.gone(worker);
       purges.forget(worker);
       if (stopping) return;
       if (!startup.done) {

@@ -36,6 +36,9 @@ export function runClusterWorker(): void {
     AggregatorRegistry.setRegistries([metrics.registry]);
     metrics.policyVersion.set(replica.current().version);
     replica.onChange((after) => metrics.policyVersion.set(after.version));
+    // Sent once the new snapshot is the one requests read: the primary records a change in force only
+    // after every worker has said so.
+    replica.onChange((after) => send({ type: 'policy-applied', version: after.version }));
     if (cache !== undefined) purgeWhenBlocked(replica, cache, logger);
     const locator = await openGeo(config, logger, metrics);
     traffic = await startTrafficServer(config, { locator, policy: replica, cache, logger, metrics });

@@ -9,6 +9,7 @@ import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { AuditLog } from './audit-log.js';
 import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
+import { type EnforcementWatch, inThisProcess } from './in-force.js';
 import { listen, urlOf } from './listen.js';
 import { PolicyState } from './policy-state.js';
 import { startTrafficServer } from './traffic-server.js';
@@ -78,8 +79,16 @@ export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise
   };
 }
 
-/** Geo and the authoritative policy state: what the admin API works on (the primary in a cluster). */
-export async function openControlPlane(config: EdgeConfig, logger: Logger, metrics: Metrics) {
+/**
+ * Geo and the authoritative policy state: what the admin API works on (the primary in a cluster).
+ * `enforcement` says when a policy version is in force where requests are decided: here, or on workers.
+ */
+export async function openControlPlane(
+  config: EdgeConfig,
+  logger: Logger,
+  metrics: Metrics,
+  enforcement: EnforcementWatch = inThisProcess,
+) {
   const locator = await openGeo(config, logger, metrics);
   try {
     const audit = await AuditLog.open(config.state.dir);
@@ -89,7 +98,7 @@ export async function openControlPlane(config: EdgeConfig, logger: Logger, metri
         'audit log ended in a line a crash cut short (never acknowledged); cut off',
       );
     }
-    const policy = await PolicyState.load(config.policy, audit, logger);
+    const policy = await PolicyState.load(config.policy, audit, logger, enforcement);
     metrics.policyVersion.set(policy.current().version);
     policy.onChange((after) => metrics.policyVersion.set(after.version));
     return { locator, audit, policy };

@@ -7,6 +7,7 @@ import {
 } from '@edge451/policy';
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditLog } from './audit-log.js';
+import { type EnforcementWatch, IN_FORCE_WAIT_MS, inThisProcess, within } from './in-force.js';
 
 export type PolicySource = { files: string[]; unknownCountry: 'allow' | 'block' };
 
@@ -15,6 +16,13 @@ export type PolicyListener = (policy: Policy, before: Policy, change: PolicyChan
 
 /** What the request path needs of the policy: the snapshot in force, and word when it changes. */
 export type PolicyView = { current(): Policy; onChange(listener: PolicyListener): void };
+
+/**
+ * A change made: the snapshot, its audit entry, and the instant from which it is in force on this node as
+ * stored in the audit log; null when that was not proven and stored within IN_FORCE_WAIT_MS (the record
+ * is still appended once it is).
+ */
+export type AppliedChange = { policy: Policy; entry: AuditEntry; inForceAt: string | null };
 
 /**
  * The policy in force on this node: the policy files as the baseline, stored admin changes replayed on top
@@ -31,14 +39,23 @@ export class PolicyState implements PolicyView {
     private readonly audit: AuditLog,
     private readonly logger: Logger,
     initial: Policy,
+    private readonly enforcement: EnforcementWatch,
   ) {
     this.policy = initial;
   }
 
-  /** Loads files + stored changes. Throws the policy's validation error when the files are invalid. */
-  static async load(source: PolicySource, audit: AuditLog, logger: Logger): Promise<PolicyState> {
+  /**
+   * Loads files + stored changes. Throws the policy's validation error when the files are invalid.
+   * `enforcement` says when a version is in force where requests are decided (a cluster's workers).
+   */
+  static async load(
+    source: PolicySource,
+    audit: AuditLog,
+    logger: Logger,
+    enforcement: EnforcementWatch = inThisProcess,
+  ): Promise<PolicyState> {
     const policy = await build(source, audit, logger, 1);
-    return new PolicyState(source, audit, logger, policy);
+    return new PolicyState(source, audit, logger, policy, enforcement);
   }
 
   current(): Policy {
@@ -50,16 +67,19 @@ export class PolicyState implements PolicyView {
   }
 
   /**
-   * Validates, stores durably, then swaps in the new snapshot. Rejects with the policy's
-   * PolicyValidationError (→ 400) before anything is stored; the previous policy stays in force.
+   * Validates, stores durably, swaps in the new snapshot, then waits (at most IN_FORCE_WAIT_MS) until it is
+   * in force on this node and that instant is stored too. Rejects with the policy's PolicyValidationError
+   * (→ 400) before anything is stored; the previous policy stays in force.
    */
-  apply(change: PolicyChange, actor: string): Promise<{ policy: Policy; entry: AuditEntry }> {
-    return this.serialised(async () => {
+  async apply(change: PolicyChange, actor: string): Promise<AppliedChange> {
+    const made = await this.serialised(async () => {
       const before = this.policy;
       const after = before.apply(change);
       // The applied form carries the instant the policy gave the change (`at` filled in): replaying it at
       // start-up or on a worker yields the same dates, not the replay time.
       const applied = after.lastChange ?? change;
+      // Write-ahead: the entry is on disk before the change is enforced anywhere. Its `at` is when it was
+      // recorded; when it was in force is the in-force record's, taken after the swap.
       const entry = await this.audit.append({
         at: new Date().toISOString(),
         actor,
@@ -69,17 +89,22 @@ export class PolicyState implements PolicyView {
         versionAfter: after.version,
       });
       this.swap(after, before, applied);
-      return { policy: after, entry };
+      return { policy: after, entry, inForce: this.recordInForce(entry) };
     });
+    return {
+      policy: made.policy,
+      entry: made.entry,
+      inForceAt: await this.waitInForce(made.entry, made.inForce),
+    };
   }
 
   /** Re-reads the policy files (SIGHUP). An invalid file is refused: the running policy stays. */
-  reload(source: PolicySource = this.source, actor = 'signal'): Promise<Policy> {
-    return this.serialised(async () => {
+  async reload(source: PolicySource = this.source, actor = 'signal'): Promise<Policy> {
+    const made = await this.serialised(async () => {
       const before = this.policy;
       const after = await build(source, this.audit, this.logger, before.version + 1);
       this.source = source;
-      await this.audit.append({
+      const entry = await this.audit.append({
         at: new Date().toISOString(),
         actor,
         action: 'reload',
@@ -87,8 +112,47 @@ export class PolicyState implements PolicyView {
         versionAfter: after.version,
       });
       this.swap(after, before, undefined);
-      return after;
+      return { policy: after, entry, inForce: this.recordInForce(entry) };
     });
+    await this.waitInForce(made.entry, made.inForce);
+    return made.policy;
+  }
+
+  /**
+   * Appends the entry's in-force record once its version is in force; resolves with the stored instant.
+   * Started right after the swap and never rejects: it outlives a late answer, and a record that cannot be
+   * stored is logged (the change is in force; the log cannot say since when).
+   */
+  private recordInForce(entry: AuditEntry): Promise<string | null> {
+    const version = entry.versionAfter;
+    return this.enforcement
+      .inForce(version)
+      .then((atMs) => this.audit.appendInForce(entry.seq, version, atMs))
+      .then(
+        (record) => record.at,
+        (error: unknown) => {
+          this.logger.error(
+            { err: error, seq: entry.seq, policy_version: version },
+            'in-force record could not be stored; the change is in force but the audit log does not say since when',
+          );
+          return null;
+        },
+      );
+  }
+
+  private async waitInForce(entry: AuditEntry, inForce: Promise<string | null>): Promise<string | null> {
+    const at = await within(inForce, IN_FORCE_WAIT_MS);
+    if (at !== undefined) return at;
+    this.logger.error(
+      {
+        seq: entry.seq,
+        policy_version: entry.versionAfter,
+        waited_ms: IN_FORCE_WAIT_MS,
+        worker_pids: this.enforcement.lagging(entry.versionAfter),
+      },
+      'policy change not confirmed in force by every worker in time; its in-force record follows once they confirm or exit',
+    );
+    return null;
   }
 
   private swap(after: Policy, before: Policy, change: PolicyChange | undefined): void {

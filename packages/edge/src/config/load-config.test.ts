@@ -56,6 +56,24 @@ legal: {}
     `);
   });
 
+  it('rewrites redirects to the origin unless a site turns it off, and wants a boolean', () => {
+    const sites = (rewriteRedirects: string) => `
+sites:
+  - hosts: [a.example]
+    origin: http://10.0.0.5:8080
+  - hosts: [b.example]
+    origin: http://10.0.0.5:8080
+    rewriteRedirects: ${rewriteRedirects}
+legal:
+  blockedBy: https://edge.example/legal
+`;
+    const config = parseConfigText(sites('false'), '/etc/edge451/edge451.yaml', {});
+    expect(config.sites.map((site) => site.rewriteRedirects)).toEqual([true, false]);
+    expect(issuesOf(sites('no'))).toEqual([
+      '/etc/edge451/edge451.yaml:7: sites[1].rewriteRedirects: Invalid input: expected boolean, received string',
+    ]);
+  });
+
   it('checks site hosts with the product host rule and refuses a host served twice', () => {
     const text = `
 sites:

@@ -173,6 +173,9 @@ const siteSchema = z.strictObject({
   tls: tlsFilesSchema.optional(),
   // 308 to https for requests that arrive over http, after the policy decision (a blocked client gets 451).
   redirectToHttps: z.boolean().default(false),
+  // `Location` / `Content-Location` naming the origin's own address point at the scheme and host the
+  // client used (nginx's `proxy_redirect default`). Done per reply: the cache keeps the origin's value.
+  rewriteRedirects: z.boolean().default(true),
 });
 
 const policySchema = z.strictObject({

@@ -51,16 +51,16 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
 
 /**
  * Turns an origin (or cache) response into the reply for the client: hop-by-hop stripped, Via and site
- * extras added, in the response's own headers object (undici and the cache make one per response).
+ * extras added, a Location on the origin's address rewritten, in the response's own headers object
+ * (undici and the cache make one per response).
  */
 export function replyFromOrigin(
   ctx: RequestContext,
   response: { status: number; headers: OriginResponse['headers']; body: Reply['body'] },
 ): Reply {
-  const extra = ctx.site?.config.headers.response ?? {};
   return {
     status: response.status,
-    headers: toClientResponseHeaders(response.headers, extra),
+    headers: toClientResponseHeaders(response.headers, ctx),
     body: response.body,
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { normalizeIp } from '@edge451/geo';
 import type { RequestContext } from '../lifecycle/context.js';
+import { rewriteOriginUrl } from './rewrite-location.js';
 
 export type HeaderRecord = Record<string, string | string[]>;
 
@@ -83,20 +84,48 @@ export function clientScheme(ctx: RequestContext): string {
 
 /**
  * Makes a response's headers (the origin's or the cache's) the client's: hop-by-hop fields removed, `Via`
- * appended, site extras set. `headers` must be the caller's own object, one per response (undici's and the
- * cache's replies are): when no field has to go, as in a cache's reply, it is changed in place (copying ~10
- * headers cost ~2,600 instructions of a hit); otherwise it is copied, because deleting fields from it made
- * every later use slower (~6,000 instructions more per pass-through than the copy).
+ * appended, a `Location` on the origin's own address pointed at the client's, and site extras set.
+ * `headers` must be the caller's own object, one per response (undici's and the cache's replies are). When
+ * no field has to go, as in a cache's reply, it is changed in place (copying ~10 headers cost ~2,600
+ * instructions of a hit). Otherwise it is copied, because deleting fields from it made every later use
+ * slower (~6,000 instructions more per pass-through than the copy).
  */
 export function toClientResponseHeaders(
   headers: Record<string, string | string[] | undefined>,
-  extra: Record<string, string>,
+  ctx: RequestContext,
 ): OutgoingHttpHeaders {
   const connectionNamed = namedInConnection(headers.connection);
   const out = everyEndToEnd(headers, connectionNamed) ? headers : copyEndToEnd(headers, connectionNamed);
   out.via = appendList(headers.via, VIA);
-  for (const [name, value] of Object.entries(extra)) out[name.toLowerCase()] = value;
+  // Two property reads for every response. The work happens only when there is a URL to look at.
+  if (out.location !== undefined || out['content-location'] !== undefined) pointAtClient(out, ctx);
+  for (const [name, value] of Object.entries(ctx.site?.config.headers.response ?? {}))
+    out[name.toLowerCase()] = value;
   return out;
+}
+
+const urlFields = ['location', 'content-location'] as const;
+
+/**
+ * `Location` and `Content-Location` naming the site's origin → the same URL on the scheme and host the
+ * client used (`rewriteRedirects`). This runs for each reply, after the cache, which stores the origin's
+ * own value. A stored redirect can reach clients that came in on other ports or the other scheme (when a
+ * trusted proxy's forwarding headers put them on the same variant). Rewriting it once for the first client
+ * would send the next ones to the wrong place.
+ */
+function pointAtClient(headers: Record<string, string | string[] | undefined>, ctx: RequestContext): void {
+  const site = ctx.site;
+  if (site === undefined || !site.config.rewriteRedirects || ctx.host === undefined) return;
+  const origin = site.origin.origin;
+  const clientOrigin = `${clientScheme(ctx)}://${forwardedHost(ctx)}`;
+  for (const name of urlFields) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    // A repeated field is malformed, but each copy would leak the address all the same.
+    headers[name] = Array.isArray(value)
+      ? value.map((each) => rewriteOriginUrl(each, origin, clientOrigin))
+      : rewriteOriginUrl(value, origin, clientOrigin);
+  }
 }
 
 function everyEndToEnd(
@@ -186,7 +215,8 @@ function forwardedNode(address: string): string {
 /**
  * The host the client asked for, in its normalised spelling (`NEWS.Example.:80` → `news.example`), with
  * the port only when it is not the scheme's default. One spelling per host keeps origins' absolute URLs
- * and the cache's variants (which vary on this header) from multiplying with clients' typing.
+ * and the cache's variants (which vary on this header) from multiplying with clients' typing. A rewritten
+ * `Location` uses the same spelling.
  */
 function forwardedHost(ctx: RequestContext): string {
   const port = /:(\d+)$/.exec(ctx.authority ?? '')?.[1];

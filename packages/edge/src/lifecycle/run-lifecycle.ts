@@ -98,7 +98,7 @@ function replyToError(ctx: RequestContext, error: EdgeError): void {
 }
 
 /** A client that left is `aborted`, a request the client got wrong (a broken body) `rejected`, the rest `error`. */
-function outcomeOfError(error: EdgeError): Outcome {
+export function outcomeOfError(error: EdgeError): Outcome {
   if (error.code === 'EDGE_CLIENT_ABORTED') return 'aborted';
   return error.source === 'client' ? 'rejected' : 'error';
 }

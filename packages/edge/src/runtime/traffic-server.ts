@@ -8,9 +8,10 @@ import type { EdgeConfig } from '../config/load-config.js';
 import type { ListenerConfig } from '../config/schema.js';
 import { type EdgeError, toEdgeError } from '../errors.js';
 import { ClientAbort } from '../lifecycle/client-abort.js';
-import type { RequestContext } from '../lifecycle/context.js';
+import type { Reply, RequestContext } from '../lifecycle/context.js';
 import { createPhases } from '../lifecycle/create-phases.js';
 import {
+  outcomeOfError,
   outcomeOfGateReply,
   type Phases,
   recordSafely,
@@ -77,7 +78,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     });
   let phases: Phases = build(config);
   const upgrades = new UpgradeProxy((error, ctx) =>
-    logger.warn({ err: error, request_id: ctx.id, host: ctx.host }, 'upgrade proxy failed'),
+    logger.warn({ err: error, request_id: ctx.id, host: ctx.host }, 'upgrade tunnel failed'),
   );
 
   let inFlight = 0;
@@ -191,7 +192,11 @@ function createContext(req: IncomingMessage, res: ServerResponse, scheme: Scheme
   };
 }
 
-/** An Upgrade passes the same gate as every request: it is not a side door around the decision. */
+/**
+ * An Upgrade passes the same gate as every request: it is not a side door around the decision. It is
+ * recorded once the client's answer is known: the gate's, the edge's refusal, or (handed to the origin)
+ * the 101, the origin's own refusal, or the 502/504 of a failure.
+ */
 function handleUpgrade(
   ctx: RequestContext,
   socket: Duplex,
@@ -202,25 +207,37 @@ function handleUpgrade(
   let error: EdgeError | undefined;
   try {
     const verdict = runGate(ctx, phases);
-    if (verdict.next === 'reply') {
-      ctx.outcome = outcomeOfGateReply(verdict.reply.status);
-      ctx.status = verdict.reply.status;
-      writeRawReply(socket, verdict.reply);
-    } else if ((ctx.req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      ctx.outcome = 'rejected';
-      ctx.status = 501;
-      writeRawReply(socket, plainReply(501, 'Only WebSocket upgrades are proxied.'));
-    } else {
-      ctx.outcome = 'proxied';
-      ctx.status = 101;
-      proxy.forward(ctx, socket, head);
+    const refusal = verdict.next === 'reply' ? verdict.reply : refuseUpgrade(ctx);
+    if (refusal === undefined) {
+      proxy.forward(ctx, socket, head, (failure) => {
+        ctx.outcome = failure === undefined ? 'proxied' : outcomeOfError(failure);
+        recordSafely(ctx, phases, failure);
+      });
+      return;
     }
+    ctx.outcome = verdict.next === 'reply' ? outcomeOfGateReply(refusal.status) : 'rejected';
+    ctx.status = refusal.status;
+    writeRawReply(socket, refusal);
   } catch (thrown) {
     // An event handler that throws would take the process down: fail this connection only.
     error = toEdgeError(thrown);
     ctx.outcome = 'error';
     socket.destroy();
-  } finally {
-    recordSafely(ctx, phases, error);
   }
+  recordSafely(ctx, phases, error);
+}
+
+/**
+ * The edge's own answer to an upgrade that passed the gate but is not one it proxies; undefined to proxy it.
+ * http-proxy speaks WebSocket only (501 for the rest, e.g. h2c), and would destroy a non-GET handshake
+ * without a word: RFC 6455 §4.1 makes the handshake a GET, and §4.2.1 answers an invalid one with 400.
+ */
+function refuseUpgrade(ctx: RequestContext): Reply | undefined {
+  if ((ctx.req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    return plainReply(501, 'Only WebSocket upgrades are proxied.');
+  }
+  if (ctx.req.method !== 'GET') {
+    return plainReply(400, 'A WebSocket handshake is a GET request (RFC 6455 section 4.1).');
+  }
+  return undefined;
 }

@@ -2,9 +2,16 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
+import { EdgeError, statusForError, toEdgeError } from '../errors.js';
 import type { Reply, RequestContext } from '../lifecycle/context.js';
 import { errorReply } from '../reply/plain-reply.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
+
+/**
+ * Told once per upgrade, when what the client was answered is known: the origin's 101 or its refusal
+ * (`ctx.status` is set, no error), or a failure (502/504 written, or the client gone: no status).
+ */
+export type UpgradeSettled = (error: EdgeError | undefined) => void;
 
 /**
  * WebSocket proxying with http-proxy, for requests that already passed the policy decision.
@@ -16,7 +23,8 @@ export class UpgradeProxy {
   private readonly live = new Set<Duplex>();
   private readonly pending = new WeakMap<IncomingMessage, (upstream: ClientRequest) => void>();
 
-  constructor(private readonly onError: (error: Error, ctx: RequestContext) => void) {
+  /** `onTunnelError`: a failure after the 101, when the upgrade is already recorded. */
+  constructor(private readonly onTunnelError: (error: Error, ctx: RequestContext) => void) {
     // Without an error listener http-proxy rethrows and the process dies; errors arrive per request below.
     this.proxy.on('error', () => undefined);
     this.proxy.on('proxyReqWs', (upstream: ClientRequest, req: IncomingMessage) =>
@@ -24,8 +32,12 @@ export class UpgradeProxy {
     );
   }
 
-  /** Proxies an allowed Upgrade request; the client socket is owned by this class from here on. */
-  forward(ctx: RequestContext, socket: Duplex, head: Buffer): void {
+  /**
+   * Proxies an allowed WebSocket upgrade (a GET: http-proxy destroys anything else without a word); the
+   * client socket is owned by this class from here on. `settled` is called once, when the client's answer
+   * is known.
+   */
+  forward(ctx: RequestContext, socket: Duplex, head: Buffer, settled: UpgradeSettled): void {
     const { req, site } = ctx;
     if (site === undefined) throw new Error('upgrade reached the proxy without a routed site');
     req.headers = {
@@ -35,22 +47,42 @@ export class UpgradeProxy {
     };
     this.track(socket);
     let upgraded = false;
+    let answered = false;
+    const settle = (status: number | undefined, error?: EdgeError) => {
+      if (answered) return;
+      answered = true;
+      if (status !== undefined) ctx.status = status;
+      settled(error);
+    };
     let upstreamRequest: ClientRequest | undefined;
     this.pending.set(req, (upstream) => {
       upstreamRequest = upstream;
+      // Any answer but a 101: http-proxy relays it to the client as it is.
+      upstream.once('response', (response: IncomingMessage) => settle(response.statusCode));
       upstream.on('upgrade', (_response, upstreamSocket: Duplex) => {
         upgraded = true;
         this.pair(socket, upstreamSocket);
+        settle(101);
       });
     });
     // The client may leave before the origin answers: the upstream request must not outlive it.
     socket.once('close', () => {
-      if (!upgraded) upstreamRequest?.destroy();
+      if (upgraded) return;
+      upstreamRequest?.destroy();
+      settle(undefined, new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client left before the 101'));
     });
     this.proxy.ws(req, socket, head, { target: site.origin.origin }, (error: Error) => {
-      this.onError(error, ctx);
-      if (upgraded) socket.destroy();
-      else writeRawReply(socket, errorReply(502));
+      if (answered) {
+        // The client has its answer (the 101, the origin's refusal) or is gone: nothing more to write.
+        if (upgraded) this.onTunnelError(error, ctx);
+        socket.destroy();
+        return;
+      }
+      const failure = toEdgeError(error);
+      const status = statusForError(failure);
+      if (status === undefined) socket.destroy();
+      else writeRawReply(socket, errorReply(status));
+      settle(status, failure);
     });
   }
 

@@ -1,9 +1,10 @@
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
 import { countryTestDatabase, type RunningEdge, startEdge, testConfig } from './support/edge.js';
-import { statusOf } from './support/http.js';
+import { send, statusOf } from './support/http.js';
 import type { TestOrigin } from './support/origin.js';
-import { openUpgrade, startWsOrigin, wsRequest } from './support/websocket.js';
+import { closedWithin, openUpgrade, startWsOrigin, wsRequest } from './support/websocket.js';
 
 // WebSocket upgrades through the real binary, a WebSocket origin and raw sockets: origins that stall,
 // clients that leave before the 101, what the request log says, and blocks that arrive while a tunnel is
@@ -29,6 +30,32 @@ async function startUpgradeEdge(
     { 'policy.yaml': { orders: [motogpOrder] } },
   );
 }
+
+describe('origins that stall and clients that leave before the 101', () => {
+  it("an origin that never answers an upgrade is cut off (504) once the site's headersMs has passed", async () => {
+    const ws = await startWsOrigin();
+    const edge = await startUpgradeEdge(ws.origin, {
+      site: { timeouts: { connectMs: 300, headersMs: 300, bodyMs: 300 } },
+    });
+    const { first, socket } = await openUpgrade(
+      edge.url,
+      wsRequest('fine.example', [`X-Forwarded-For: ${GB}`], '/silent'),
+      2_000,
+    );
+    expect(ws.upgrades).toHaveLength(1);
+    expect(statusOf(first)).toBe(504);
+    expect(await closedWithin(socket, 1_000)).toBe(true);
+    expect(await closedWithin(ws.sockets[0] as Socket, 1_000)).toBe(true);
+    // Recorded and counted as the origin timeout it is, as a plain request's 504 would be.
+    expect(edge.logs().find((line) => line.path === '/silent')).toMatchObject({
+      status: 504,
+      outcome: 'error',
+      error_code: 'EDGE_ORIGIN_TIMEOUT',
+    });
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.body).toContain('edge451_origin_errors_total{code="EDGE_ORIGIN_TIMEOUT"} 1');
+  });
+});
 
 describe('the request log of an upgrade', () => {
   it('records what the client of an upgrade was answered, and every upgrade gets an answer', async () => {

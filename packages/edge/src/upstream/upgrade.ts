@@ -6,6 +6,7 @@ import { EdgeError, statusForError, toEdgeError } from '../errors.js';
 import type { Reply, RequestContext } from '../lifecycle/context.js';
 import { errorReply } from '../reply/plain-reply.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
+import { limitUpgradeWait } from './upgrade-deadlines.js';
 
 /**
  * Told once per upgrade, when what the client was answered is known: the origin's 101 or its refusal
@@ -57,6 +58,7 @@ export class UpgradeProxy {
     let upstreamRequest: ClientRequest | undefined;
     this.pending.set(req, (upstream) => {
       upstreamRequest = upstream;
+      limitUpgradeWait(upstream, site.config.timeouts);
       // Any answer but a 101: http-proxy relays it to the client as it is.
       upstream.once('response', (response: IncomingMessage) => settle(response.statusCode));
       upstream.on('upgrade', (_response, upstreamSocket: Duplex) => {

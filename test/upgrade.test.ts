@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
+import { until } from './support/cluster.js';
 import { countryTestDatabase, type RunningEdge, startEdge, testConfig } from './support/edge.js';
 import { send, statusOf } from './support/http.js';
 import type { TestOrigin } from './support/origin.js';
@@ -54,6 +55,21 @@ describe('origins that stall and clients that leave before the 101', () => {
     });
     const metrics = await send(`${edge.adminUrl}/metrics`);
     expect(metrics.body).toContain('edge451_origin_errors_total{code="EDGE_ORIGIN_TIMEOUT"} 1');
+  });
+
+  it('a client that leaves before the 101 takes the origin connection down with it', async () => {
+    const ws = await startWsOrigin();
+    const edge = await startUpgradeEdge(ws.origin);
+    const { socket } = await openUpgrade(
+      edge.url,
+      wsRequest('fine.example', [`X-Forwarded-For: ${GB}`], '/silent'),
+      300,
+    );
+    await until(() => ws.sockets.length === 1, 'the origin saw the upgrade', 3_000);
+    socket.destroy();
+    expect(await closedWithin(ws.sockets[0] as Socket, 3_000)).toBe(true);
+    const line = await edge.waitForLog((each) => each.path === '/silent', 3_000);
+    expect(line).toMatchObject({ outcome: 'aborted', error_code: 'EDGE_CLIENT_ABORTED' });
   });
 });
 

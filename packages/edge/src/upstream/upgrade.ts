@@ -67,7 +67,13 @@ export class UpgradeProxy {
         settle(101);
       });
     });
-    // The client may leave before the origin answers: the upstream request must not outlive it.
+    // The client may leave before the origin answers: the upstream request must not outlive it. node:http
+    // hands the socket over half-open (allowHalfOpen), so a client that closes (FIN) only emits 'end', and
+    // 'close' would wait for our side: a WebSocket client needs its side for the tunnel, so 'end' before
+    // the answer means it has gone.
+    socket.once('end', () => {
+      if (!answered) socket.destroy();
+    });
     socket.once('close', () => {
       if (upgraded) return;
       upstreamRequest?.destroy();

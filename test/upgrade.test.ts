@@ -1,17 +1,18 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { type ChangeAnswer, callAdmin, type ErrorAnswer, notification } from './support/admin.js';
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
 import { until } from './support/cluster.js';
 import { countryTestDatabase, type RunningEdge, startEdge, testConfig } from './support/edge.js';
 import { send, statusOf } from './support/http.js';
 import type { TestOrigin } from './support/origin.js';
-import { closedWithin, openUpgrade, startWsOrigin, wsRequest } from './support/websocket.js';
+import { closedWithin, echoOf, openUpgrade, startWsOrigin, wsRequest } from './support/websocket.js';
 
 // WebSocket upgrades through the real binary, a WebSocket origin and raw sockets: origins that stall,
 // clients that leave before the 101, what the request log says, and blocks that arrive while a tunnel is
 // open. (Older upgrade cases: proxy-upstream.test.ts and bypass.test.ts.)
 
-const { GB } = clientIps;
+const { FR, GB } = clientIps;
 const siteHosts = ['motogpstream.me', 'fine.example', '*.mirrors.test'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,6 +32,11 @@ async function startUpgradeEdge(
     { 'policy.yaml': { orders: [motogpOrder] } },
   );
 }
+
+const notify = (edge: RunningEdge, hosts: string[]) =>
+  callAdmin<ChangeAnswer & ErrorAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+    body: notification(hosts),
+  });
 
 describe('origins that stall and clients that leave before the 101', () => {
   it("an origin that never answers an upgrade is cut off (504) once the site's headersMs has passed", async () => {
@@ -106,5 +112,89 @@ describe('the request log of an upgrade', () => {
       outcome: 'proxied',
     });
     expect(edge.logs().find((line) => line.path === '/post')).toMatchObject({ outcome: 'rejected' });
+  });
+});
+
+describe('blocks that arrive while an upgrade is open', () => {
+  it('a tunnel to a host that becomes blocked for its client does not keep carrying data after the block is in force', async () => {
+    const ws = await startWsOrigin();
+    const edge = await startUpgradeEdge(ws.origin);
+    const host = 'race.mirrors.test';
+    const tunnel = await openUpgrade(edge.url, wsRequest(host, [`X-Forwarded-For: ${FR}`]));
+    expect(statusOf(tunnel.first)).toBe(101);
+    expect(await echoOf(tunnel.socket, 'lap 1')).toBe('lap 1');
+    // The same host from a country the order does not cover, and another host from France.
+    const british = await openUpgrade(edge.url, wsRequest(host, [`X-Forwarded-For: ${GB}`]));
+    const elsewhere = await openUpgrade(edge.url, wsRequest('fine.example', [`X-Forwarded-For: ${FR}`]));
+    expect([statusOf(british.first), statusOf(elsewhere.first)]).toEqual([101, 101]);
+
+    const change = await notify(edge, [host]);
+    expect(change.status).toBe(200);
+    expect(statusOf((await openUpgrade(edge.url, wsRequest(host, [`X-Forwarded-For: ${FR}`]))).first)).toBe(
+      451,
+    );
+    await sleep(500);
+    expect(await echoOf(tunnel.socket, 'lap 2')).toBeUndefined();
+    expect(await closedWithin(ws.sockets[0] as Socket, 1_000)).toBe(true);
+    expect(await echoOf(british.socket, 'lap 2')).toBe('lap 2');
+    expect(await echoOf(elsewhere.socket, 'lap 2')).toBe('lap 2');
+
+    // Evidence: which order cut which request, for whom; and a count.
+    const cut = edge.logs().filter((line) => line.msg === 'cut: its host is now blocked for the client');
+    expect(cut).toHaveLength(1);
+    expect(cut[0]).toMatchObject({
+      kind: 'websocket',
+      host,
+      country: 'FR',
+      order_id: 'fr-2025-motogp',
+      policy_version: change.json.version,
+    });
+    const opened = edge
+      .logs()
+      .find((line) => line.status === 101 && line.host === host && line.country === 'FR');
+    expect(cut[0]?.request_id).toBe(opened?.request_id);
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.body).toContain(
+      'edge451_cut_by_block_total{kind="websocket",order_id="fr-2025-motogp",country="FR"} 1',
+    );
+  });
+
+  it('an upgrade still waiting for its 101 when its host becomes blocked is cut, and recorded as cut', async () => {
+    const ws = await startWsOrigin();
+    const edge = await startUpgradeEdge(ws.origin);
+    const host = 'pending.mirrors.test';
+    const { socket } = await openUpgrade(
+      edge.url,
+      wsRequest(host, [`X-Forwarded-For: ${FR}`], '/silent'),
+      300,
+    );
+    await until(() => ws.sockets.length === 1, 'the origin saw the upgrade', 3_000);
+    expect((await notify(edge, [host])).status).toBe(200);
+    expect(await closedWithin(socket, 1_000)).toBe(true);
+    expect(await closedWithin(ws.sockets[0] as Socket, 1_000)).toBe(true);
+    const line = await edge.waitForLog((each) => each.path === '/silent' && each.msg === 'request', 3_000);
+    expect(line).toMatchObject({ outcome: 'cut', order_id: 'fr-2025-motogp', country: 'FR' });
+    expect(line.error_code).toBeUndefined();
+  });
+});
+
+describe('blocks that arrive while an upgrade is open, workers: 2', () => {
+  it("each worker cuts its own tunnels when the primary's change reaches it", async () => {
+    const ws = await startWsOrigin();
+    const edge = await startUpgradeEdge(ws.origin, { extra: { workers: 2 } });
+    const host = 'cluster.mirrors.test';
+    // New connections are spread over the workers: enough tunnels that both hold some.
+    const tunnels = await Promise.all(
+      Array.from({ length: 6 }, () => openUpgrade(edge.url, wsRequest(host, [`X-Forwarded-For: ${FR}`]))),
+    );
+    expect(tunnels.map((tunnel) => statusOf(tunnel.first))).toEqual(Array(6).fill(101));
+    expect((await notify(edge, [host])).status).toBe(200);
+    for (const tunnel of tunnels) expect(await closedWithin(tunnel.socket, 1_000)).toBe(true);
+    const cutBy = edge.logs().filter((line) => line.msg === 'cut: its host is now blocked for the client');
+    expect(new Set(cutBy.map((line) => line.pid)).size).toBe(2);
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.body).toContain(
+      'edge451_cut_by_block_total{kind="websocket",order_id="fr-2025-motogp",country="FR"} 6',
+    );
   });
 });

@@ -15,7 +15,8 @@ export type Outcome =
   | 'rejected' // 4xx from the edge itself (bad Host, no site, bad method, certificate not for this host), 501 for OPTIONS *
   | 'redirected' // 308 to https (`redirectToHttps`)
   | 'error'
-  | 'aborted';
+  | 'aborted'
+  | 'cut'; // a block came into force for its host and client country while it was still open (cut-when-blocked.ts)
 
 /** The client as the edge sees it, after the trusted-proxy walk and the country lookup. */
 export type Client = {
@@ -65,6 +66,20 @@ export type RequestContext = {
   cache?: { outcome: CacheOutcome; notStored?: NotStoredReason };
   outcome?: Outcome;
   status?: number;
+  /** A block that came into force while this request was still being answered ended it (cut-when-blocked.ts). */
+  cut?: true;
   /** Aborted when the client goes away: cancels the upstream request. */
   readonly abort: ClientAbort;
 };
+
+/**
+ * Requests of one kind the edge is still answering after they were allowed (WebSocket upgrades, responses
+ * being sent): what a block that comes into force meanwhile must reach (runtime/cut-when-blocked.ts).
+ */
+export interface OpenExchanges {
+  readonly kind: 'websocket' | 'response';
+  readonly size: number;
+  requests(): Iterable<RequestContext>;
+  /** Ends one at once, both sides; false when it had ended already. */
+  cut(ctx: RequestContext): boolean;
+}

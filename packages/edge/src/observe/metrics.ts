@@ -16,7 +16,7 @@ export function createMetrics(cacheStats?: () => HttpCacheStats) {
     registry,
     requests: new TalliedCounter({
       name: 'edge451_requests_total',
-      help: 'Requests by outcome: proxied, hit, miss, blocked, rejected, error, aborted.',
+      help: 'Requests by outcome: proxied, hit, miss, blocked, rejected, redirected, error, aborted, cut.',
       labelNames: ['outcome'] as const,
       registers,
     }),
@@ -31,6 +31,12 @@ export function createMetrics(cacheStats?: () => HttpCacheStats) {
       name: 'edge451_blocks_total',
       help: 'Blocked requests by order and client country.',
       labelNames: ['order_id', 'country'] as const,
+      registers,
+    }),
+    cutByBlock: new Counter({
+      name: 'edge451_cut_by_block_total',
+      help: 'Open WebSocket upgrades (kind="websocket") cut because a block came into force for their host and client country, by order and country.',
+      labelNames: ['kind', 'order_id', 'country'] as const,
       registers,
     }),
     originErrors: new Counter({

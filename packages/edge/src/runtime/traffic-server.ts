@@ -11,12 +11,12 @@ import { ClientAbort } from '../lifecycle/client-abort.js';
 import type { Reply, RequestContext } from '../lifecycle/context.js';
 import { createPhases } from '../lifecycle/create-phases.js';
 import {
-  outcomeOfError,
   outcomeOfGateReply,
   type Phases,
   recordSafely,
   runGate,
   runLifecycle,
+  settleFailure,
 } from '../lifecycle/run-lifecycle.js';
 import type { Metrics } from '../observe/metrics.js';
 import { plainReply } from '../reply/plain-reply.js';
@@ -25,6 +25,7 @@ import { OriginPools } from '../upstream/origin-pools.js';
 import { UpgradeProxy, writeRawReply } from '../upstream/upgrade.js';
 import { type BoundListener, bindListener } from './bind-listener.js';
 import { applyClientTimeouts, connectionsCheckingIntervalMs } from './client-timeouts.js';
+import { cutWhenBlocked } from './cut-when-blocked.js';
 import { urlOf } from './listen.js';
 import type { PolicyView } from './policy-state.js';
 import { nextRequestId } from './request-id.js';
@@ -80,6 +81,9 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
   const upgrades = new UpgradeProxy((error, ctx) =>
     logger.warn({ err: error, request_id: ctx.id, host: ctx.host }, 'upgrade tunnel failed'),
   );
+
+  // Tunnels whose host becomes blocked for their client are cut when the order arrives, not when they close.
+  cutWhenBlocked(deps.policy, [upgrades], logger, deps.metrics);
 
   let inFlight = 0;
   const createHttpServer = (scheme: Scheme) => {
@@ -210,8 +214,8 @@ function handleUpgrade(
     const refusal = verdict.next === 'reply' ? verdict.reply : refuseUpgrade(ctx);
     if (refusal === undefined) {
       proxy.forward(ctx, socket, head, (failure) => {
-        ctx.outcome = failure === undefined ? 'proxied' : outcomeOfError(failure);
-        recordSafely(ctx, phases, failure);
+        if (failure === undefined) ctx.outcome = 'proxied';
+        recordSafely(ctx, phases, failure && settleFailure(ctx, failure));
       });
       return;
     }

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { EdgeError, statusForError, toEdgeError } from '../errors.js';
-import type { Reply, RequestContext } from '../lifecycle/context.js';
+import type { OpenExchanges, Reply, RequestContext } from '../lifecycle/context.js';
 import { errorReply } from '../reply/plain-reply.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
 import { limitUpgradeWait } from './upgrade-deadlines.js';
@@ -19,9 +19,11 @@ export type UpgradeSettled = (error: EdgeError | undefined) => void;
  * http-proxy has a history of leaking sockets on upgrade error paths (an upstream request left open when the
  * client leaves before the 101, a half-closed pair when one side errors): every path here destroys both.
  */
-export class UpgradeProxy {
+export class UpgradeProxy implements OpenExchanges {
+  readonly kind = 'websocket';
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
-  private readonly live = new Set<Duplex>();
+  /** Upgrades handed to the origin whose client socket is still open: waiting for the 101, or tunnels. */
+  private readonly open = new Map<RequestContext, Duplex>();
   private readonly pending = new WeakMap<IncomingMessage, (upstream: ClientRequest) => void>();
 
   /** `onTunnelError`: a failure after the 101, when the upgrade is already recorded. */
@@ -46,7 +48,7 @@ export class UpgradeProxy {
       connection: 'upgrade',
       upgrade: req.headers.upgrade ?? '',
     };
-    this.track(socket);
+    this.track(ctx, socket);
     let upgraded = false;
     let answered = false;
     const settle = (status: number | undefined, error?: EdgeError) => {
@@ -94,20 +96,34 @@ export class UpgradeProxy {
     });
   }
 
-  /** Open client-side upgrade sockets (for tests and graceful shutdown). */
-  get openSockets(): number {
-    return this.live.size;
+  /** Open client-side upgrade sockets. */
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** The requests of the open upgrades, each allowed when it was decided. */
+  requests(): Iterable<RequestContext> {
+    return this.open.keys();
+  }
+
+  /** Ends one upgrade: its client socket goes, which takes the origin's down with it (see `pair`). */
+  cut(ctx: RequestContext): boolean {
+    const socket = this.open.get(ctx);
+    if (socket === undefined || socket.destroyed) return false;
+    ctx.cut = true;
+    socket.destroy();
+    return true;
   }
 
   /** Destroys every proxied connection (shutdown). */
   closeAll(): void {
-    for (const socket of this.live) socket.destroy();
+    for (const socket of this.open.values()) socket.destroy();
     this.proxy.close();
   }
 
-  private track(socket: Duplex): void {
-    this.live.add(socket);
-    socket.once('close', () => this.live.delete(socket));
+  private track(ctx: RequestContext, socket: Duplex): void {
+    this.open.set(ctx, socket);
+    socket.once('close', () => this.open.delete(ctx));
     socket.on('error', () => socket.destroy());
   }
 

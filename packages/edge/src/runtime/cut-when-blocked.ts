@@ -1,0 +1,76 @@
+import type { Decision, Policy } from '@edge451/policy';
+import type { Logger } from 'pino';
+import type { OpenExchanges, RequestContext } from '../lifecycle/context.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { PolicyView } from './policy-state.js';
+
+/**
+ * When the policy changes, re-decides what is still open and cuts what is now blocked. A request is decided
+ * once, when it arrives; a WebSocket tunnel lives for hours after that, so without this an order notified
+ * while a tunnel to its host is open would leave the blocked country connected for as long as it liked.
+ *
+ * Off the request path: it runs on the policy's change (the admin API's, or the primary's message to a
+ * worker), before the change is acknowledged on this node; with nothing open it costs one size check.
+ * Each open exchange is decided again with the new snapshot, for its host and client country, at the
+ * time of the change; hosts and countries repeat, so each pair is decided once per change.
+ */
+export function cutWhenBlocked(
+  policy: PolicyView,
+  open: readonly OpenExchanges[],
+  logger: Logger,
+  metrics: Metrics,
+  now: () => number = Date.now,
+): void {
+  policy.onChange((after) => {
+    if (open.every((exchanges) => exchanges.size === 0)) return;
+    // A listener that throws would fail the change after it was stored: log it, keep the change.
+    try {
+      cutBlocked(after, open, now(), (ctx, kind, decision) => {
+        const orderId = decision.order?.id ?? 'none';
+        const country = ctx.client?.country ?? 'unknown';
+        metrics.cutByBlock.inc({ kind, order_id: orderId, country });
+        // The evidence that the order reached connections already open, as a `blocked` line is for requests.
+        logger.info(
+          {
+            request_id: ctx.id,
+            kind,
+            host: ctx.host,
+            country: ctx.client?.country ?? null,
+            client_ip: ctx.client?.ip,
+            order_id: decision.order?.id,
+            decision: decision.reason,
+            matched_host: decision.matchedHost,
+            policy_version: after.version,
+          },
+          'cut: its host is now blocked for the client',
+        );
+      });
+    } catch (error) {
+      logger.error({ err: error, policy_version: after.version }, 'open connections not re-decided');
+    }
+  });
+}
+
+type OnCut = (ctx: RequestContext, kind: OpenExchanges['kind'], decision: Decision) => void;
+
+function cutBlocked(policy: Policy, open: readonly OpenExchanges[], at: number, onCut: OnCut): void {
+  const decisions = new Map<string, Decision>();
+  for (const exchanges of open) {
+    // Cutting closes sockets, which remove themselves from the set later; a copy keeps the walk simple.
+    for (const ctx of [...exchanges.requests()]) {
+      // Not decided yet: it will be, with this policy. Blocked already: it is being answered 451.
+      if (ctx.decision === undefined || ctx.decision.blocked) continue;
+      const host = ctx.host ?? '';
+      const country = ctx.client?.country ?? null;
+      const key = `${host} ${country}`;
+      let decision = decisions.get(key);
+      if (decision === undefined) {
+        decision = policy.decide({ host, country, at });
+        decisions.set(key, decision);
+      }
+      if (!decision.blocked) continue;
+      ctx.decision = decision;
+      if (exchanges.cut(ctx)) onCut(ctx, exchanges.kind, decision);
+    }
+  }
+}

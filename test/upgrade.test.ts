@@ -4,13 +4,14 @@ import { type ChangeAnswer, callAdmin, type ErrorAnswer, notification } from './
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
 import { until } from './support/cluster.js';
 import { countryTestDatabase, type RunningEdge, startEdge, testConfig } from './support/edge.js';
-import { send, statusOf } from './support/http.js';
-import type { TestOrigin } from './support/origin.js';
+import { send, sendRaw, statusOf } from './support/http.js';
+import { startOrigin, type TestOrigin } from './support/origin.js';
 import { closedWithin, echoOf, openUpgrade, startWsOrigin, wsRequest } from './support/websocket.js';
 
 // WebSocket upgrades through the real binary, a WebSocket origin and raw sockets: origins that stall,
-// clients that leave before the 101, what the request log says, and blocks that arrive while a tunnel is
-// open. (Older upgrade cases: proxy-upstream.test.ts and bypass.test.ts.)
+// clients that leave before the 101, what the request log says, and blocks that arrive while a tunnel (or,
+// by the same mechanism, a long response) is open. (Older upgrade cases: proxy-upstream.test.ts and
+// bypass.test.ts.)
 
 const { FR, GB } = clientIps;
 const siteHosts = ['motogpstream.me', 'fine.example', '*.mirrors.test'];
@@ -196,5 +197,83 @@ describe('blocks that arrive while an upgrade is open, workers: 2', () => {
     expect(metrics.body).toContain(
       'edge451_cut_by_block_total{kind="websocket",order_id="fr-2025-motogp",country="FR"} 6',
     );
+  });
+});
+
+describe('blocks that arrive while a response is still streaming (the same mechanism)', () => {
+  /** An origin streaming a frame every 50 ms until its client goes (a live progressive stream). */
+  async function startLiveOrigin() {
+    const closed: string[] = [];
+    const origin = await startOrigin((req, res) => {
+      res.writeHead(200, { 'content-type': 'video/mp2t', 'cache-control': 'no-store' });
+      const timer = setInterval(() => res.write(`frame for ${req.headers['x-forwarded-for']}\n`), 50);
+      res.once('close', () => {
+        clearInterval(timer);
+        closed.push(String(req.headers['x-forwarded-for']));
+      });
+    });
+    return { origin, closed };
+  }
+
+  const watch = (url: string, host: string, ip: string) =>
+    sendRaw(url, `GET /live HTTP/1.1\r\nHost: ${host}\r\nX-Forwarded-For: ${ip}\r\n\r\n`, 4_000);
+
+  it('a response to a host that becomes blocked for its client is cut mid-stream; the origin request goes too', async () => {
+    const { origin, closed } = await startLiveOrigin();
+    const edge = await startUpgradeEdge(origin);
+    const host = 'live.mirrors.test';
+    const started = Date.now();
+    const french = watch(edge.url, host, FR);
+    const british = watch(edge.url, host, GB);
+    await until(() => origin.requests.length === 2, 'the origin streams to both', 3_000);
+    await sleep(200);
+    const change = await notify(edge, [host]);
+    expect(change.status).toBe(200);
+
+    const cutShort = await french;
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(statusOf(cutShort)).toBe(200);
+    // Truncated: no last chunk, so no client can take it for the whole stream.
+    expect(cutShort).toContain('frame for');
+    expect(cutShort.endsWith('0\r\n\r\n')).toBe(false);
+    await until(() => closed.length === 1, 'the origin request was closed', 2_000);
+    // The British client is not covered by the order: its stream goes on until it hangs up.
+    const uncut = await british;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_000);
+    expect(uncut.split('frame for').length).toBeGreaterThan(40);
+
+    const cut = edge.logs().filter((line) => line.msg === 'cut: its host is now blocked for the client');
+    expect(cut).toEqual([
+      expect.objectContaining({ kind: 'response', host, country: 'FR', order_id: 'fr-2025-motogp' }),
+    ]);
+    const recorded = await edge.waitForLog(
+      (line) => line.request_id === cut[0]?.request_id && line.msg === 'request',
+    );
+    expect(recorded).toMatchObject({ outcome: 'cut', status: 200, order_id: 'fr-2025-motogp' });
+    expect(recorded.error_code).toBeUndefined();
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.body).toContain(
+      'edge451_cut_by_block_total{kind="response",order_id="fr-2025-motogp",country="FR"} 1',
+    );
+    expect(metrics.body).not.toContain('edge451_origin_errors_total{');
+  });
+
+  it('a request still waiting for its origin when its host becomes blocked is closed, unanswered, and recorded as cut', async () => {
+    const origin = await startOrigin((_req, res) => {
+      setTimeout(() => res.end('too late\n'), 2_000);
+    });
+    const edge = await startUpgradeEdge(origin);
+    const host = 'slow.mirrors.test';
+    const started = Date.now();
+    const waiting = sendRaw(
+      edge.url,
+      `GET /slow HTTP/1.1\r\nHost: ${host}\r\nX-Forwarded-For: ${FR}\r\n\r\n`,
+    );
+    await until(() => origin.requests.length === 1, 'the origin has the request', 3_000);
+    expect((await notify(edge, [host])).status).toBe(200);
+    expect(await waiting).toBe('');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const recorded = await edge.waitForLog((line) => line.path === '/slow' && line.msg === 'request');
+    expect(recorded).toMatchObject({ outcome: 'cut', order_id: 'fr-2025-motogp', country: 'FR' });
   });
 });

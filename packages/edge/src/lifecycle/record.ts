@@ -8,8 +8,11 @@ import type { RequestContext } from './context.js';
  * Every blocked request is logged: it is the evidence that an order was enforced. The rest is sampled.
  */
 export function makeRecord(logger: Logger, metrics: Metrics, sampleRate: number) {
-  return function record(ctx: RequestContext, error: EdgeError | undefined): void {
-    const outcome = ctx.outcome ?? (error === undefined ? 'proxied' : 'error');
+  return function record(ctx: RequestContext, failure: EdgeError | undefined): void {
+    // A request a block cut while it was still open (runtime/cut-when-blocked.ts) ended as `cut`, whatever
+    // its torn-down sockets then reported: not the client's leaving, not an origin error.
+    const error = ctx.cut ? undefined : failure;
+    const outcome = ctx.cut ? 'cut' : (ctx.outcome ?? (error === undefined ? 'proxied' : 'error'));
     const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
     metrics.requests.inc(outcome, () => ({ outcome }));
     metrics.duration.observe(outcome, () => ({ outcome }), seconds);

@@ -97,21 +97,8 @@ function replyToError(ctx: RequestContext, error: EdgeError): void {
   }
 }
 
-/**
- * Sets the outcome of a request that failed and returns the error `record` is to see. A request a block
- * cut while it was open (runtime/cut-when-blocked.ts) is `cut`: the error is only its torn-down sockets.
- */
-export function settleFailure(ctx: RequestContext, error: EdgeError): EdgeError | undefined {
-  if (ctx.cut) {
-    ctx.outcome = 'cut';
-    return undefined;
-  }
-  ctx.outcome = outcomeOfError(error);
-  return error;
-}
-
 /** A client that left is `aborted`, a request the client got wrong (a broken body) `rejected`, the rest `error`. */
-function outcomeOfError(error: EdgeError): Outcome {
+export function outcomeOfError(error: EdgeError): Outcome {
   if (error.code === 'EDGE_CLIENT_ABORTED') return 'aborted';
   return error.source === 'client' ? 'rejected' : 'error';
 }

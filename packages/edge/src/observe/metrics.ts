@@ -35,7 +35,7 @@ export function createMetrics(cacheStats?: () => HttpCacheStats) {
     }),
     cutByBlock: new Counter({
       name: 'edge451_cut_by_block_total',
-      help: 'Open WebSocket upgrades (kind="websocket") cut because a block came into force for their host and client country, by order and country.',
+      help: 'Open WebSocket upgrades (kind="websocket") and responses still being sent (kind="response") cut because a block came into force for their host and client country, by order and country.',
       labelNames: ['kind', 'order_id', 'country'] as const,
       registers,
     }),

@@ -11,12 +11,12 @@ import { ClientAbort } from '../lifecycle/client-abort.js';
 import type { Reply, RequestContext } from '../lifecycle/context.js';
 import { createPhases } from '../lifecycle/create-phases.js';
 import {
+  outcomeOfError,
   outcomeOfGateReply,
   type Phases,
   recordSafely,
   runGate,
   runLifecycle,
-  settleFailure,
 } from '../lifecycle/run-lifecycle.js';
 import type { Metrics } from '../observe/metrics.js';
 import { plainReply } from '../reply/plain-reply.js';
@@ -27,6 +27,7 @@ import { type BoundListener, bindListener } from './bind-listener.js';
 import { applyClientTimeouts, connectionsCheckingIntervalMs } from './client-timeouts.js';
 import { cutWhenBlocked } from './cut-when-blocked.js';
 import { urlOf } from './listen.js';
+import { OpenResponses } from './open-responses.js';
 import type { PolicyView } from './policy-state.js';
 import { nextRequestId } from './request-id.js';
 
@@ -82,16 +83,17 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     logger.warn({ err: error, request_id: ctx.id, host: ctx.host }, 'upgrade tunnel failed'),
   );
 
-  // Tunnels whose host becomes blocked for their client are cut when the order arrives, not when they close.
-  cutWhenBlocked(deps.policy, [upgrades], logger, deps.metrics);
+  const responses = new OpenResponses();
+  // Tunnels and responses whose host becomes blocked for their client are cut when the order arrives, not
+  // when they end.
+  cutWhenBlocked(deps.policy, [upgrades, responses], logger, deps.metrics);
 
-  let inFlight = 0;
   const createHttpServer = (scheme: Scheme) => {
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       const ctx = createContext(req, res, scheme);
-      inFlight += 1;
+      responses.add(ctx);
       res.once('close', () => {
-        inFlight -= 1;
+        responses.delete(ctx);
         if (!res.writableFinished) ctx.abort.abort();
       });
       void runLifecycle(ctx, phases);
@@ -176,7 +178,8 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
       }
       certificates?.close();
       const deadline = Date.now() + drainMs;
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      while (responses.size > 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       for (const each of bound) each.http.closeAllConnections();
       upgrades.closeAll();
       await pools.destroy();
@@ -214,8 +217,8 @@ function handleUpgrade(
     const refusal = verdict.next === 'reply' ? verdict.reply : refuseUpgrade(ctx);
     if (refusal === undefined) {
       proxy.forward(ctx, socket, head, (failure) => {
-        if (failure === undefined) ctx.outcome = 'proxied';
-        recordSafely(ctx, phases, failure && settleFailure(ctx, failure));
+        ctx.outcome = failure === undefined ? 'proxied' : outcomeOfError(failure);
+        recordSafely(ctx, phases, failure);
       });
       return;
     }

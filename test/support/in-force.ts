@@ -6,19 +6,24 @@ import type { RunningEdge } from './edge.js';
 
 /**
  * Back-to-back GETs of `host` from a client at `ip` on `connections` keep-alive connections (so every
- * worker of a cluster gets some) until `stop()`.
+ * worker of a cluster gets some) until `stop()`. A request still open when the change comes into force is
+ * cut by the node (runtime/cut-when-blocked.ts): its connection closes, and the loop goes on.
  */
 export function keepRequesting(url: string, host: string, ip: string, connections = 8) {
   const pool = new Pool(url, { connections, pipelining: 1 });
   let stopping = false;
   const loops = Array.from({ length: connections }, async () => {
     while (!stopping) {
-      const response = await pool.request({
-        path: '/',
-        method: 'GET',
-        headers: { host, 'x-forwarded-for': ip },
-      });
-      await response.body.dump();
+      try {
+        const response = await pool.request({
+          path: '/',
+          method: 'GET',
+          headers: { host, 'x-forwarded-for': ip },
+        });
+        await response.body.dump();
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'UND_ERR_SOCKET') throw error;
+      }
     }
   });
   return {

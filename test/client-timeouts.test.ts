@@ -246,3 +246,100 @@ describe('clientTimeouts and SIGHUP', () => {
     );
   });
 });
+
+describe('clientTimeouts.handshakeMs: the PROXY header and the TLS handshake, from the TCP accept', () => {
+  const proxyProtocol = { source: 'proxy-protocol', trustedProxies: ['127.0.0.1/32'] };
+  type Preamble = 'TLS' | 'PROXY-protocol' | 'TLS behind PROXY';
+
+  /** The edge with `handshakeMs` and the port whose connections start with `preamble`. */
+  async function edgeExpecting(preamble: Preamble, origin: TestOrigin, handshakeMs: number) {
+    const clientTimeouts = { ...short, handshakeMs };
+    if (preamble === 'PROXY-protocol') {
+      const edge = await startEdge(
+        testConfig({ sites: sitesFor(origin), clientTimeouts, clientIp: proxyProtocol }),
+      );
+      return { edge, port: Number(new URL(edge.url).port) };
+    }
+    const clientIp = preamble === 'TLS' ? {} : { clientIp: proxyProtocol };
+    const { edge, tlsPort } = await startEdgeWithTls({
+      sites: sitesFor(origin),
+      extra: { clientTimeouts, ...clientIp },
+    });
+    return { edge, port: tlsPort };
+  }
+
+  async function tcp(port: number): Promise<Socket> {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    return socket;
+  }
+
+  /** Milliseconds from now until the edge closes `socket` (undefined: still open after `waitMs`). */
+  async function closedAfter(socket: Socket, waitMs: number): Promise<number | undefined> {
+    const startedAt = Date.now();
+    const { closedAt } = await watch(socket, waitMs);
+    return closedAt === undefined ? undefined : closedAt - startedAt;
+  }
+
+  /** A request over a connection that finishes its preamble at once: the budget leaves real clients alone. */
+  async function servedInTime(preamble: Preamble, port: number): Promise<number | undefined> {
+    const raw = await tcp(port);
+    if (preamble !== 'TLS') raw.write(`PROXY TCP4 ${clientIps.GB} 127.0.0.1 5555 443\r\n`);
+    let socket: Socket = raw;
+    if (preamble !== 'PROXY-protocol') {
+      socket = connectTls({ socket: raw, servername: host, ca: testCa });
+      socket.on('error', () => undefined);
+      await once(socket, 'secureConnect');
+    }
+    socket.write(`${headTo('/in-time')}Connection: close\r\n\r\n`);
+    return statusOf((await watch(socket, 4_000)).raw);
+  }
+
+  it.each<Preamble>(['TLS', 'PROXY-protocol', 'TLS behind PROXY'])(
+    'a %s connection that sends nothing is closed handshakeMs (600) after the accept; one that completes its preamble at once is served',
+    async (preamble) => {
+      const origin = await startOrigin();
+      const { port } = await edgeExpecting(preamble, origin, 600);
+      const silent = await tcp(port);
+      const silentFor = await closedAfter(silent, 3_000);
+      expect(silentFor).toBeGreaterThanOrEqual(550);
+      expect(silentFor).toBeLessThan(1_300);
+      expect(await servedInTime(preamble, port)).toBe(200);
+    },
+  );
+
+  it('behind a PROXY header, the TLS handshake gets only what is left of the budget, not a fresh one', async () => {
+    const origin = await startOrigin();
+    const { port } = await edgeExpecting('TLS behind PROXY', origin, 1_000);
+    const socket = await tcp(port);
+    const closing = closedAfter(socket, 3_000);
+    await sleep(600);
+    socket.write(`PROXY TCP4 ${clientIps.GB} 127.0.0.1 5555 443\r\n`);
+    // A fresh 1 s for the ClientHello would close it about 1.6 s after the accept.
+    const silentFor = await closing;
+    expect(silentFor).toBeGreaterThanOrEqual(950);
+    expect(silentFor).toBeLessThan(1_450);
+  });
+
+  it('a reload applies a new handshakeMs from the next connection', async () => {
+    const origin = await startOrigin();
+    const { edge, port } = await edgeExpecting('PROXY-protocol', origin, 20_000);
+    expect(await closedAfter(await tcp(port), 1_500)).toBeUndefined();
+    await writeFile(
+      edge.configFile,
+      stringify(
+        testConfig({
+          sites: sitesFor(origin),
+          clientTimeouts: { ...short, handshakeMs: 500 },
+          clientIp: proxyProtocol,
+        }),
+      ),
+    );
+    edge.process.kill('SIGHUP');
+    await edge.waitForLog((line) => line.msg === 'reloaded');
+    const silentFor = await closedAfter(await tcp(port), 3_000);
+    expect(silentFor).toBeGreaterThanOrEqual(450);
+    expect(silentFor).toBeLessThan(1_200);
+  });
+});

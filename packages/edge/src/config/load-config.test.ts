@@ -32,7 +32,12 @@ describe('parseConfigText', () => {
     expect(config.policy.files).toEqual(['/etc/edge451/policy.yaml']);
     expect(config.state.dir).toBe('/etc/edge451/.edge451-state');
     expect(config.cache).toEqual({ maxBytes: 268435456, maxEntryBytes: 8388608 });
-    expect(config.clientTimeouts).toEqual({ headersMs: 20_000, requestMs: 300_000, keepAliveMs: 75_000 });
+    expect(config.clientTimeouts).toEqual({
+      handshakeMs: 10_000,
+      headersMs: 20_000,
+      requestMs: 300_000,
+      keepAliveMs: 75_000,
+    });
   });
 
   it('reports every problem with file, line, path and what was expected', () => {
@@ -131,7 +136,12 @@ log:
   it('takes client timeouts from numbers or variables, and refuses 0, fractions, over a day and unknown keys', () => {
     const text = `${minimal}clientTimeouts:\n  headersMs: \${HEADERS_MS}\n  requestMs: 1500\n  keepAliveMs: \${KEEP_ALIVE_MS}\n`;
     const config = parseConfigText(text, '/x/edge451.yaml', { HEADERS_MS: '500', KEEP_ALIVE_MS: '1000' });
-    expect(config.clientTimeouts).toEqual({ headersMs: 500, requestMs: 1500, keepAliveMs: 1000 });
+    expect(config.clientTimeouts).toEqual({
+      handshakeMs: 10_000,
+      headersMs: 500,
+      requestMs: 1500,
+      keepAliveMs: 1000,
+    });
     const expected = 'expected a duration in milliseconds from 1 to 86400000 (a day)';
     expect(issuesOf(text, { HEADERS_MS: '0', KEEP_ALIVE_MS: '2.5' })).toEqual([
       `/etc/edge451/edge451.yaml:8: clientTimeouts.headersMs: ${expected}`,

@@ -91,6 +91,7 @@ const clientTimeoutMs = numeric(
 // these defaults. None can be 0: node:http reads 0 as "never", which is what this section exists to prevent.
 const clientTimeoutsSchema = z
   .strictObject({
+    handshakeMs: clientTimeoutMs.default(10_000),
     headersMs: clientTimeoutMs.default(20_000),
     requestMs: clientTimeoutMs.default(300_000),
     keepAliveMs: clientTimeoutMs.default(75_000),

@@ -28,11 +28,11 @@ export type BindOptions = Omit<ListenForTlsOptions, 'certificates'> & {
 export async function bindListener(
   config: ListenerConfig,
   http: Server,
-  { certificates, proxyProtocol, logger }: BindOptions,
+  { certificates, proxyProtocol, handshakeMs, logger }: BindOptions,
 ): Promise<BoundListener> {
   if (config.tls !== undefined && certificates !== undefined) {
     const address = { host: config.host, port: config.port, tls: config.tls };
-    const tls = await listenForTls(http, address, { certificates, proxyProtocol, logger });
+    const tls = await listenForTls(http, address, { certificates, proxyProtocol, handshakeMs, logger });
     return { scheme: 'https', http: trackingConnections(http), ...tls };
   }
   if (proxyProtocol === undefined) {
@@ -41,7 +41,7 @@ export async function bindListener(
   const listener = await listenForProxyProtocol(
     (socket) => http.emit('connection', socket),
     config,
-    proxyProtocol.isTrustedPeer,
+    { isTrustedPeer: proxyProtocol.isTrustedPeer, handshakeMs },
     logger,
   );
   return { scheme: 'http', http: trackingConnections(http), listener };

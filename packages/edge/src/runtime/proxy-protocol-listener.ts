@@ -9,18 +9,21 @@ import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
  * before handing it to node:http. The header is honoured only from a trusted peer; a connection that does
  * not start with a valid header from a trusted peer is closed, because a load balancer that speaks PROXY
  * always sends it and anyone else sending one is forging a client address.
- * `isTrustedPeer` is asked on every connection, so a reloaded `trustedProxies` applies to the next one.
+ * `isTrustedPeer` and `handshakeMs` are asked on every connection, so a reload applies to the next one. The
+ * header must arrive within `handshakeMs` of the accept; `handOff` gets the accept time, so that a TLS
+ * handshake after the header has only what is left of it.
  * Returns the TCP listener: the node:http server never listens itself in this mode.
  */
 export async function listenForProxyProtocol(
-  handOff: (socket: Socket) => void,
+  handOff: (socket: Socket, acceptedAt: number) => void,
   listen: { host: string; port: number },
-  isTrustedPeer: (address: string) => boolean,
+  peer: { isTrustedPeer: (address: string) => boolean; handshakeMs: () => number },
   logger: Logger,
 ): Promise<NetServer> {
   const tcp = createServer((socket: Socket) => {
-    const trustedPeer = isTrustedPeer(socket.remoteAddress ?? '');
-    readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: 5_000 })
+    const acceptedAt = Date.now();
+    const trustedPeer = peer.isTrustedPeer(socket.remoteAddress ?? '');
+    readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: peer.handshakeMs() })
       .then((result) => {
         if (!result.ok) {
           logger.debug(
@@ -31,7 +34,7 @@ export async function listenForProxyProtocol(
           return;
         }
         if (result.sourceAddress !== null) proxyProtocolAddresses.set(socket, result.sourceAddress);
-        handOff(socket);
+        handOff(socket, acceptedAt);
       })
       // Nothing above is expected to throw; if it does, one connection fails, not the process.
       .catch((error: Error) => {

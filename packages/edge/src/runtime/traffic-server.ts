@@ -125,8 +125,10 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     return server;
   };
 
-  // Whether a listener reads PROXY headers is fixed at bind; whom it believes follows reloads.
+  // Whether a listener reads PROXY headers is fixed at bind; whom it believes, and how long a connection has
+  // for its PROXY header and TLS handshake, follow reloads.
   let isTrustedProxy = createTrustedPeerCheck(config.clientIp.trustedProxies);
+  let handshakeMs = config.clientTimeouts.handshakeMs;
   const proxyProtocol =
     config.clientIp.source === 'proxy-protocol'
       ? { isTrustedPeer: (address: string) => isTrustedProxy(address) }
@@ -135,6 +137,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     bindListener(listener, createHttpServer(listener.tls === undefined ? 'http' : 'https'), {
       certificates,
       proxyProtocol,
+      handshakeMs: () => handshakeMs,
       logger,
     });
   const bound: BoundListener[] = [];
@@ -163,6 +166,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
       phases = build(next);
       for (const each of bound) applyClientTimeouts(each.http, next.clientTimeouts);
       isTrustedProxy = createTrustedPeerCheck(next.clientIp.trustedProxies);
+      handshakeMs = next.clientTimeouts.handshakeMs;
       try {
         certificates?.useConfig(next);
       } catch (error) {

@@ -12,6 +12,8 @@ export type ListenForTlsOptions = {
   certificates: CertificateStore;
   /** Set when connections start with a PROXY protocol header (`clientIp.source: proxy-protocol`). */
   proxyProtocol: { isTrustedPeer: (address: string) => boolean } | undefined;
+  /** `clientTimeouts.handshakeMs`, read per connection: PROXY header and TLS handshake together. */
+  handshakeMs: () => number;
   logger: Logger;
 };
 
@@ -26,10 +28,11 @@ export async function listenForTls(
   address: { host: string; port: number; tls: TlsFilesConfig },
   options: ListenForTlsOptions,
 ): Promise<{ listener: NetServer; acceptor: TlsAcceptor }> {
-  const { certificates, proxyProtocol, logger } = options;
+  const { certificates, proxyProtocol, handshakeMs, logger } = options;
   const acceptor = createTlsAcceptor({
     selectCertificate: (serverName) => certificates.select(address.tls, serverName),
     handOff: (socket) => http.emit('connection', socket),
+    handshakeMs,
     logger,
   });
   if (proxyProtocol !== undefined) {
@@ -37,12 +40,12 @@ export async function listenForTls(
     const listener = await listenForProxyProtocol(
       acceptor.accept,
       address,
-      proxyProtocol.isTrustedPeer,
+      { isTrustedPeer: proxyProtocol.isTrustedPeer, handshakeMs },
       logger,
     );
     return { listener, acceptor };
   }
-  const listener = createServer(acceptor.accept);
+  const listener = createServer((socket) => acceptor.accept(socket));
   listener.listen(address.port, address.host);
   await once(listener, 'listening');
   return { listener, acceptor };

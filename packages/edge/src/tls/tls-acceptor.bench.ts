@@ -44,9 +44,10 @@ const http = createHttpServer(answer);
 const acceptor = createTlsAcceptor({
   selectCertificate: () => pair,
   handOff: (socket) => http.emit('connection', socket),
+  handshakeMs: () => 10_000,
   logger: pino({ level: 'silent' }),
 });
-const edge = createTcpServer(acceptor.accept);
+const edge = createTcpServer((socket) => acceptor.accept(socket));
 const node = createHttpsServer(
   { cert: pair.pem.cert, key: pair.pem.key, SNICallback: (_name, done) => done(null, pair.context) },
   answer,

@@ -13,14 +13,20 @@ export type TlsAcceptorOptions = {
   /** Receives each connection once its handshake is done (node:http's `emit('connection')`). */
   handOff: (socket: TLSSocket) => void;
   logger: Logger;
-  /** From accept to the end of the handshake. Default 10 s: a handshake is a few round trips. */
-  handshakeTimeoutMs?: number;
+  /**
+   * From accepting the TCP connection to the end of the handshake (`clientTimeouts.handshakeMs`), read
+   * per connection so that a reload applies to the next one.
+   */
+  handshakeMs: () => number;
 };
 
 /** Takes TCP connections through the TLS handshake for one listener; see {@link createTlsAcceptor}. */
 export type TlsAcceptor = {
-  /** Takes over a new TCP connection (after any PROXY header): ClientHello, handshake, hand-off. */
-  accept(socket: Socket): void;
+  /**
+   * Takes over a new TCP connection (after any PROXY header): ClientHello, handshake, hand-off.
+   * `acceptedAt` is when the TCP connection was accepted: time spent on a PROXY header counts too.
+   */
+  accept(socket: Socket, acceptedAt?: number): void;
   /** Destroys connections still in their handshake (shutdown). */
   destroyPending(): void;
 };
@@ -33,11 +39,11 @@ export type TlsAcceptor = {
  * connection's only context, whatever the key types of the others.
  */
 export function createTlsAcceptor(options: TlsAcceptorOptions): TlsAcceptor {
-  const { selectCertificate, handOff, logger, handshakeTimeoutMs = 10_000 } = options;
+  const { selectCertificate, handOff, logger } = options;
   const pending = new Set<Socket>();
 
-  const accept = (socket: Socket) => {
-    const startedAt = Date.now();
+  const accept = (socket: Socket, acceptedAt = Date.now()) => {
+    const deadline = acceptedAt + options.handshakeMs();
     pending.add(socket);
     socket.once('close', () => pending.delete(socket));
     // The TLS socket reports its own errors; this keeps a raw-socket error from becoming an uncaught one.
@@ -46,7 +52,7 @@ export function createTlsAcceptor(options: TlsAcceptorOptions): TlsAcceptor {
       logger.debug({ peer: socket.remoteAddress, reason, detail }, 'TLS connection refused');
       socket.destroy();
     };
-    void readClientHello(socket, handshakeTimeoutMs)
+    void readClientHello(socket, Math.max(0, deadline - Date.now()))
       .then((hello) => {
         if (!hello.ok) return refuse(hello.reason, hello.detail);
         const pair = selectCertificate(hello.serverName);
@@ -59,10 +65,7 @@ export function createTlsAcceptor(options: TlsAcceptorOptions): TlsAcceptor {
         rememberServedCertificate(tls, pair);
         const proxied = proxyProtocolAddresses.get(socket);
         if (proxied !== undefined) proxyProtocolAddresses.set(tls, proxied);
-        const timer = setTimeout(
-          () => refuse('handshake-timeout'),
-          Math.max(0, handshakeTimeoutMs - (Date.now() - startedAt)),
-        );
+        const timer = setTimeout(() => refuse('handshake-timeout'), Math.max(0, deadline - Date.now()));
         timer.unref();
         const onError = (error: Error) => {
           clearTimeout(timer);

@@ -1231,16 +1231,7 @@ describe('renewals and shutdown with workers and over TLS', () => {
     const halfHello = connectTcp({ host: '127.0.0.1', port: tlsPort });
     halfHello.on('error', () => undefined);
     halfHello.write(Buffer.from([22, 3, 1, 0, 200, 1]));
-    const inFlight = tlsGet(tlsPort, {
-      servername: 'shop.example',
-      host: 'shop.example',
-      path: '/slow',
-      ip: GB,
-    }).catch((error: Error) => ({ error: error.message }));
-    await slow.arrived;
-
-    const exited = edge.stop('SIGTERM');
-    await edge.waitForLog((line) => line.msg === 'draining');
+    const { inFlight, exited } = await sigtermDuringSlowRequest(edge, tlsPort, slow);
     await closedWithin(halfHello);
     expect(await tcpConnect(tlsPort)).toBe('ECONNREFUSED');
     slow.release();
@@ -1272,6 +1263,27 @@ async function slowOrigin() {
   return { origin, arrived, release };
 }
 
+/**
+ * Starts a TLS request to `/slow` (held by `slow` until released), then SIGTERMs the edge once the origin has
+ * it; resolves when the edge says it is draining, with the request's answer and the exit code to come.
+ */
+async function sigtermDuringSlowRequest(
+  edge: Awaited<ReturnType<typeof startTlsEdge>>['edge'],
+  tlsPort: number,
+  slow: Awaited<ReturnType<typeof slowOrigin>>,
+) {
+  const inFlight = tlsGet(tlsPort, {
+    servername: 'shop.example',
+    host: 'shop.example',
+    path: '/slow',
+    ip: GB,
+  }).catch((error: Error) => ({ error: error.message }));
+  await slow.arrived;
+  const exited = edge.stop('SIGTERM');
+  await edge.waitForLog((line) => line.msg === 'draining');
+  return { inFlight, exited };
+}
+
 /** A keep-alive connection (TLS when `tls` is given) that has had one answered request, now idle. */
 async function idleKeepAlive(port: number, tls: boolean): Promise<Socket> {
   const socket = tls
@@ -1291,16 +1303,7 @@ describe('after SIGTERM, idle keep-alive TLS connections', () => {
     const plainPort = Number(new URL(edge.url).port);
     const plainIdle = await idleKeepAlive(plainPort, false);
     const tlsIdle = await idleKeepAlive(tlsPort, true);
-    const inFlight = tlsGet(tlsPort, {
-      servername: 'shop.example',
-      host: 'shop.example',
-      path: '/slow',
-      ip: GB,
-    }).catch((error: Error) => ({ error: error.message }));
-    await slow.arrived;
-
-    const exited = edge.stop('SIGTERM');
-    await edge.waitForLog((line) => line.msg === 'draining');
+    const { inFlight, exited } = await sigtermDuringSlowRequest(edge, tlsPort, slow);
     await sleep(1_000);
     const open = { plain: !plainIdle.destroyed, tls: !tlsIdle.destroyed };
     // A client reusing its connection during the drain (what browsers do with idle connections).

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import CachePolicy from 'http-cache-semantics';
 import { describe, expect, test } from 'vitest';
-import { LazyPolicyRequest, policyRequestHeaders, policyResponseHeaders } from './request-headers.js';
+import {
+  LazyPolicyRequest,
+  originRequestHeaders,
+  policyRequestHeaders,
+  policyResponseHeaders,
+} from './request-headers.js';
 
 describe('LazyPolicyRequest', () => {
   const name = fc.constantFrom(
@@ -68,5 +73,20 @@ describe('policyResponseHeaders', () => {
       );
       expect({ value, storable: policy.storable() }).toEqual({ value, storable: false });
     }
+  });
+});
+
+describe('originRequestHeaders', () => {
+  test('drops URL, method and host overrides in the underscore spelling CGI-style origins read alike, and keeps the rest', () => {
+    const sent = originRequestHeaders({
+      'x-original-url': '/admin',
+      x_original_url: '/admin',
+      x_http_method_override: 'DELETE',
+      x_host: 'blocked.example',
+      'x-forwarded-host': 'news.example',
+      x_custom_field: 'kept',
+      accept: 'text/html',
+    });
+    expect(sent).toEqual({ 'x-forwarded-host': 'news.example', x_custom_field: 'kept', accept: 'text/html' });
   });
 });

@@ -27,6 +27,7 @@ const OVERRIDE_HEADERS = [
   'x-original-host',
   'forwarded',
 ] as const;
+const OVERRIDE_NAMES: ReadonlySet<string> = new Set(OVERRIDE_HEADERS);
 
 /**
  * Client validators are answered by the cache itself (client-conditionals.ts); the origin is asked for a
@@ -55,6 +56,10 @@ export function headerValue(headers: HeaderMap, name: string): string | undefine
 export function originRequestHeaders(headers: HeaderMap): HeaderMap {
   const copy: HeaderMap = { ...headers };
   for (const name of OVERRIDE_HEADERS) delete copy[name];
+  // CGI-style origins (PHP, WSGI) read `X_Original_URL` as X-Original-URL (both HTTP_X_ORIGINAL_URL).
+  for (const name in copy) {
+    if (name.includes('_') && OVERRIDE_NAMES.has(name.replaceAll('_', '-'))) delete copy[name];
+  }
   for (const name of CLIENT_CONDITIONAL_HEADERS) delete copy[name];
   for (const name of IGNORED_REQUEST_DIRECTIVES) delete copy[name];
   return copy;

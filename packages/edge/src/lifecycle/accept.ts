@@ -13,6 +13,12 @@ export function accept(ctx: RequestContext): Verdict {
   const target = parseRequestTarget(req.url ?? '', req.method ?? 'GET');
   if (target === undefined) return replyWith(plainReply(400, 'Bad request target.'));
 
+  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing (1.0 has none); node:http reads it as
+  // chunked and keeps the connection, where a front proxy may have framed the body otherwise: close it.
+  if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
+    return replyWith(plainReply(400, 'Transfer-Encoding in an HTTP/1.0 request.', { connection: 'close' }));
+  }
+
   const hostHeaders = countHostHeaders(req.rawHeaders);
   // Node keeps the first Host silently; two different answers to "which site?" must not reach routing.
   if (hostHeaders > 1) return replyWith(plainReply(400, 'Several Host headers.'));

@@ -12,7 +12,7 @@ export type Outcome =
   | 'hit'
   | 'miss'
   | 'blocked'
-  | 'rejected' // 4xx from the edge itself (bad Host, no site, bad method, certificate not for this host), 501 for OPTIONS *
+  | 'rejected' // 4xx from the edge itself (bad Host, no site, bad method, TRACE, certificate not for this host), 501 for OPTIONS *
   | 'redirected' // 308 to https (`redirectToHttps`)
   | 'error'
   | 'aborted'
@@ -61,6 +61,11 @@ export type RequestContext = {
   path: string;
   client?: Client;
   host?: string;
+  /**
+   * Other hosts a trusted proxy's headers tell the origin of (`X-Forwarded-Host`, `Forwarded: host=`…),
+   * normalised; decided with `host` (normalize-host.ts). Unset for nearly every request.
+   */
+  claimedHosts?: readonly string[];
   site?: Site;
   decision?: Decision;
   cache?: { outcome: CacheOutcome; notStored?: NotStoredReason };

@@ -6,7 +6,7 @@ import type { EdgeConfig } from '../config/load-config.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { OriginPools } from '../upstream/origin-pools.js';
 import { accept } from './accept.js';
-import { isAsteriskForm, refuseAsteriskForm } from './asterisk-form.js';
+import { answeredHere } from './answered-here.js';
 import { serveThroughCache } from './cache-lookup.js';
 import { checkCertificate } from './check-certificate.js';
 import { makeDecide } from './decide.js';
@@ -47,7 +47,11 @@ export function createPhases(deps: PhaseDeps): Phases {
     checkCertificate,
     redirectToHttps: makeRedirectToHttps(deps.httpsPort),
     fetch: (ctx) => {
-      if (isAsteriskForm(ctx)) return Promise.resolve(refuseAsteriskForm(ctx));
+      const answer = answeredHere(ctx);
+      if (answer !== undefined) {
+        if (answer.status >= 400) ctx.outcome = 'rejected';
+        return Promise.resolve(answer);
+      }
       return cache === undefined ? proxy(ctx, pools) : serveThroughCache(ctx, cache, pools);
     },
     record: makeRecord(deps.logger, deps.metrics, config.log.sampleRate),

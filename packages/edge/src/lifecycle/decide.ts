@@ -1,4 +1,4 @@
-import type { Policy } from '@edge451/policy';
+import type { Decision, Policy } from '@edge451/policy';
 import { blockedReply, type LegalNotice } from '../reply/blocked-reply.js';
 import { CONTINUE, type RequestContext, replyWith, type Verdict } from './context.js';
 
@@ -8,11 +8,25 @@ import { CONTINUE, type RequestContext, replyWith, type Verdict } from './contex
  */
 export function makeDecide(currentPolicy: () => Policy, legal: LegalNotice, now: () => number = Date.now) {
   return function decide(ctx: RequestContext): Verdict {
-    const host = ctx.host ?? '';
-    const country = ctx.client?.country ?? null;
-    const decision = currentPolicy().decide({ host, country, at: now() });
+    const decision = decideRequest(currentPolicy(), ctx, now());
     ctx.decision = decision;
     if (!decision.blocked) return CONTINUE;
-    return replyWith(blockedReply(ctx.req.headers, legal, { host, country, decision, requestId: ctx.id }));
+    const facts = { host: decision.host ?? '', country: ctx.client?.country ?? null, decision };
+    return replyWith(blockedReply(ctx.req.headers, legal, { ...facts, requestId: ctx.id }));
   };
+}
+
+/**
+ * The decision for one request at `at`: its host's, unless another host the origin is told of (a trusted
+ * proxy's claim, `ctx.claimedHosts`) is blocked for the client, whose decision it then is.
+ */
+export function decideRequest(policy: Policy, ctx: RequestContext, at: number): Decision {
+  const country = ctx.client?.country ?? null;
+  const decision = policy.decide({ host: ctx.host ?? '', country, at });
+  if (decision.blocked || ctx.claimedHosts === undefined) return decision;
+  for (const host of ctx.claimedHosts) {
+    const claimed = policy.decide({ host, country, at });
+    if (claimed.blocked) return claimed;
+  }
+  return decision;
 }

@@ -1,6 +1,7 @@
 import type { Decision, Policy } from '@edge451/policy';
 import type { Logger } from 'pino';
 import type { OpenExchanges, RequestContext } from '../lifecycle/context.js';
+import { decideRequest } from '../lifecycle/decide.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { PolicyView } from './policy-state.js';
 
@@ -12,7 +13,8 @@ import type { PolicyView } from './policy-state.js';
  * Off the request path: it runs on the policy's change (the admin API's, or the primary's message to a
  * worker), before the change is acknowledged on this node; with nothing open it costs one size check.
  * Each open exchange is decided again with the new snapshot, for its host and client country, at the
- * time of the change; hosts and countries repeat, so each pair is decided once per change.
+ * time of the change (with the hosts a trusted proxy claimed for it, decide.ts); hosts and countries
+ * repeat, so each combination is decided once per change.
  */
 export function cutWhenBlocked(
   policy: PolicyView,
@@ -60,12 +62,11 @@ function cutBlocked(policy: Policy, open: readonly OpenExchanges[], at: number, 
     for (const ctx of [...exchanges.requests()]) {
       // Not decided yet: it will be, with this policy. Blocked already: it is being answered 451.
       if (ctx.decision === undefined || ctx.decision.blocked) continue;
-      const host = ctx.host ?? '';
-      const country = ctx.client?.country ?? null;
-      const key = `${host} ${country}`;
+      // Normalised hosts and country codes hold no space.
+      const key = `${ctx.client?.country ?? null} ${ctx.host} ${ctx.claimedHosts?.join(' ') ?? ''}`;
       let decision = decisions.get(key);
       if (decision === undefined) {
-        decision = policy.decide({ host, country, at });
+        decision = decideRequest(policy, ctx, at);
         decisions.set(key, decision);
       }
       if (!decision.blocked) continue;

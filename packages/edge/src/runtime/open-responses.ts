@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { OpenExchanges, RequestContext } from '../lifecycle/context.js';
 
 /**
@@ -24,6 +25,19 @@ export class OpenResponses implements OpenExchanges {
 
   requests(): Iterable<RequestContext> {
     return this.open;
+  }
+
+  /**
+   * Resolves once every response still being answered on `socket` has closed; undefined when there is none
+   * (nearly always). A scan of every open response: it runs only for an Upgrade or a CONNECT.
+   */
+  earlierOn(socket: Duplex): Promise<void> | undefined {
+    const closing: Promise<void>[] = [];
+    for (const ctx of this.open) {
+      if (ctx.req.socket !== socket || ctx.res.writableFinished) continue;
+      closing.push(new Promise((resolve) => ctx.res.once('close', () => resolve())));
+    }
+    return closing.length === 0 ? undefined : Promise.all(closing).then(() => undefined);
   }
 
   /**

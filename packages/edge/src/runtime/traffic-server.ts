@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/load-config.js';
 import type { ListenerConfig } from '../config/schema.js';
 import { type EdgeError, toEdgeError } from '../errors.js';
+import { FORWARDED_METHODS } from '../lifecycle/answered-here.js';
 import { ClientAbort } from '../lifecycle/client-abort.js';
 import type { Reply, RequestContext } from '../lifecycle/context.js';
 import { createPhases } from '../lifecycle/create-phases.js';
@@ -88,6 +89,21 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
   // when they end.
   cutWhenBlocked(deps.policy, [upgrades, responses], logger, deps.metrics);
 
+  /**
+   * node:http hands over the socket of an Upgrade or a CONNECT as soon as it is parsed, even behind
+   * pipelined requests still being answered; answers must go out in the order of the requests (RFC 9112
+   * §9.3.2), or the client takes a 451 meant for the upgrade as the answer to its earlier request. So it
+   * waits for them, paused: what the client sends after its handshake stays in the socket meanwhile.
+   */
+  const afterEarlierResponses = (socket: Duplex, then: () => void) => {
+    const earlier = responses.earlierOn(socket);
+    if (earlier === undefined) return then();
+    socket.pause();
+    void earlier.then(() => {
+      if (!socket.destroyed) then();
+    });
+  };
+
   const createHttpServer = (scheme: Scheme) => {
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       const ctx = createContext(req, res, scheme);
@@ -110,16 +126,15 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     server.maxHeadersCount = 0;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      handleUpgrade(createContext(req, new ServerResponse(req), scheme), socket, head, phases, upgrades);
+      afterEarlierResponses(socket, () =>
+        handleUpgrade(createContext(req, new ServerResponse(req), scheme), socket, head, phases, upgrades),
+      );
     });
     // The edge is not a forward proxy (DECISIONS #10).
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       socket.on('error', () => socket.destroy());
-      writeRawReply(
-        socket,
-        plainReply(405, 'CONNECT is not supported.', {
-          allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
-        }),
+      afterEarlierResponses(socket, () =>
+        writeRawReply(socket, plainReply(405, 'CONNECT is not supported.', { allow: FORWARDED_METHODS })),
       );
     });
     return server;

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { normalizeIp } from '@edge451/geo';
+import { maxForwards } from '../lifecycle/answered-here.js';
 import type { RequestContext } from '../lifecycle/context.js';
 import { rewriteOriginUrl } from './rewrite-location.js';
 
@@ -21,11 +22,13 @@ const hopByHop = new Set([
 ]);
 const requestOnlyDropped = new Set(['expect', 'host']);
 const forwardingHeaders = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
-// Other names by which clients claim an address, scheme, port or path prefix: origins and the frameworks
-// in front of them believe them (nginx's real_ip, Express's `trust proxy`, Spring's ForwardedHeaderFilter…),
-// so from an untrusted peer they are dropped with the rest (DECISIONS #8). Every `X-Forwarded-*` is such a
-// claim (`-Port`, `-Prefix`, `-Ssl`, `-Server`, `-Scheme`…); these are the common ones without the prefix.
-const clientAddressClaims = new Set([
+// Other names by which clients claim an address, scheme, port, path prefix or host: origins and the
+// frameworks in front of them believe them (nginx's real_ip, Express's `trust proxy`, Spring's
+// ForwardedHeaderFilter, IIS ARR's X-Original-Host…), so from an untrusted peer they are dropped with the
+// rest (DECISIONS #8). Every `X-Forwarded-*` is such a claim (`-Port`, `-Prefix`, `-Ssl`, `-Server`,
+// `-Scheme`…); these are the common ones without the prefix. From a trusted proxy the host claims are
+// decided like the Host itself (lifecycle/normalize-host.ts).
+const clientClaims = new Set([
   'x-real-ip',
   'true-client-ip',
   'cf-connecting-ip',
@@ -33,6 +36,8 @@ const clientAddressClaims = new Set([
   'client-ip',
   'x-client-ip',
   'x-cluster-client-ip',
+  'x-host',
+  'x-original-host',
 ]);
 
 export const VIA = '1.1 edge451';
@@ -66,6 +71,11 @@ export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
     out.forwarded = appendList(incoming.forwarded, `for=${forwardedNode(peer)}`);
   }
   out.via = appendList(incoming.via, VIA);
+  // RFC 9110 §7.6.2; a 0 never gets here (answered-here.ts). Defined for OPTIONS and TRACE only.
+  if (req.method === 'OPTIONS') {
+    const hops = maxForwards(incoming);
+    if (hops !== undefined) out['max-forwards'] = String(hops - 1);
+  }
   out.host = site?.config.preserveHost ? hostHeaderFor(ctx.host ?? '') : (site?.origin.host ?? '');
   for (const [name, value] of Object.entries(site?.config.headers.request ?? {}))
     out[name.toLowerCase()] = value;
@@ -152,14 +162,23 @@ function copyEndToEnd(
   return out;
 }
 
-/** Request fields never sent on, whoever the peer: `Expect` (answered here) and `Host` (set per site). */
+/**
+ * Request fields never sent on, whoever the peer: `Expect` (answered here), `Host` (set per site), and a
+ * claim spelled with underscores (`X_Forwarded_Host`, `X_Real_IP`): CGI-style origins (PHP, WSGI) read
+ * `_` and `-` alike, as HTTP_X_FORWARDED_HOST, so it would pass for the real one or stand in for an
+ * absent one. No proxy writes these spellings; nginx drops every underscored field by default.
+ */
 function isDroppedFromAnyPeer(name: string): boolean {
-  return requestOnlyDropped.has(name);
+  return requestOnlyDropped.has(name) || (name.includes('_') && isClaim(name.replaceAll('_', '-')));
 }
 
 /** From a peer that is not a trusted proxy, also every claim about the client's address or URL. */
 function isDroppedFromUntrustedPeer(name: string): boolean {
-  return requestOnlyDropped.has(name) || name.startsWith('x-forwarded-') || clientAddressClaims.has(name);
+  return requestOnlyDropped.has(name) || isClaim(name.includes('_') ? name.replaceAll('_', '-') : name);
+}
+
+function isClaim(name: string): boolean {
+  return name.startsWith('x-forwarded-') || forwardingHeaders.has(name) || clientClaims.has(name);
 }
 
 /** Whether a field goes on to the next hop: not hop-by-hop, not named in `Connection`, not a forwarding header we rebuild. */

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
 import {
@@ -396,6 +396,46 @@ describe('workers: 2', () => {
     const statuses: number[] = [];
     for (let sent = 0; sent < 10; sent += 1) statuses.push((await get()).status);
     expect(statuses).toEqual(Array(10).fill(200));
+  });
+
+  it('SIGHUP is logged as reloaded only once every worker has confirmed the new config, one held stopped too', async () => {
+    const { edge, origin, config } = await startCluster(2);
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [stopped] = [...workers.values()];
+    if (stopped === undefined) throw new Error('expected two workers');
+    process.kill(stopped, 'SIGSTOP');
+    onTestFinished(() => {
+      if (isRunning(stopped)) process.kill(stopped, 'SIGCONT');
+    });
+    const sites = [{ name: 'streams', hosts: [...siteHosts, 'late.example'], origin: origin.url }];
+    await writeFile(edge.configFile, stringify({ ...config, sites }));
+    edge.process.kill('SIGHUP');
+    // The reloaded policy is waited for first (at most 10 s), then the config.
+    await edge.waitForLog((line) => String(line.msg).startsWith('policy change not confirmed'), 12_000);
+    await sleep(1_000);
+    expect(edge.logs().filter((line) => line.msg === 'reloaded')).toEqual([]);
+
+    const resumedAt = Date.now();
+    process.kill(stopped, 'SIGCONT');
+    const reloaded = await edge.waitForLog((line) => line.msg === 'reloaded');
+    expect(Date.parse(String(reloaded.time))).toBeGreaterThanOrEqual(resumedAt);
+    expect(
+      edge.logs().filter((line) => line.msg === 'config reload not confirmed by every worker in time'),
+    ).toEqual([]);
+    const statuses: number[] = [];
+    for (let sent = 0; sent < 10; sent += 1) {
+      const response = await sendOnNewConnection(`${edge.url}/`, {
+        headers: { host: 'late.example', 'x-forwarded-for': clientIps.GB },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual(Array(10).fill(200));
+    await until(
+      () => edge.logs().filter((line) => line.host === 'late.example' && line.status === 200).length === 10,
+      'every request is logged',
+    );
+    const servedBy = edge.logs().filter((line) => line.host === 'late.example' && line.status === 200);
+    expect(new Set(servedBy.map((line) => line.pid))).toEqual(new Set(workers.values()));
   });
 
   it('SIGTERM drains in-flight requests on the workers, then the primary exits 0 and no worker is left', async () => {

@@ -8,16 +8,18 @@ import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
 import { ClusterPurges, sendToWorker } from './cluster-purges.js';
 import type { EdgeNode } from './edge-node.js';
 import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
+import { IN_FORCE_WAIT_MS, within } from './in-force.js';
 import { urlOf } from './listen.js';
 import { snapshotOf } from './policy-replica.js';
-import { WorkerPolicyVersions } from './worker-policy-versions.js';
+import { WorkerVersions } from './worker-versions.js';
 
 /**
  * `workers: N | auto`: the primary owns the control plane (admin API, authoritative policy state, audit log)
  * and forks N traffic workers (node:cluster shares the listening port). A policy change is validated and
  * stored here once, then sent to every worker, which applies it incrementally or asks for a full snapshot
  * when it fell behind; so every worker converges on the same version. Workers confirm each version they
- * swap in (`policy-applied`): a change is recorded in force once every live worker has confirmed it.
+ * swap in (`policy-applied`): a change is recorded in force once every live worker has confirmed it. Config
+ * reloads are followed the same way (`config-applied`).
  */
 export async function startClusterPrimary(
   config: EdgeConfig,
@@ -27,13 +29,16 @@ export async function startClusterPrimary(
   logger: Logger,
 ): Promise<EdgeNode> {
   const metrics = createMetrics();
-  const workerVersions = new WorkerPolicyVersions<Worker>((worker) => worker.process.pid);
-  const control = await openControlPlane(config, logger, metrics, workerVersions);
+  const pidOf = (worker: Worker) => worker.process.pid;
+  const policyVersions = new WorkerVersions(pidOf);
+  const configVersions = new WorkerVersions(pidOf);
+  const control = await openControlPlane(config, logger, metrics, policyVersions);
   const { policy } = control;
   const ready = new Map<Worker, string>();
   const startup = { failed: 0, done: false };
   let stopping = false;
   let current = config;
+  let configVersion = 0;
 
   const broadcast = (message: PrimaryMessage) => {
     for (const worker of Object.values(cluster.workers ?? {})) if (worker) sendToWorker(worker, message);
@@ -47,8 +52,6 @@ export async function startClusterPrimary(
   });
 
   const purges = new ClusterPurges(() => [...ready.keys()]);
-  const configAcks = new Map<number, Set<Worker>>();
-  let nextConfigId = 1;
   cluster.setupPrimary({ exec: process.argv[1], args: workerArgs });
   const fork = () => {
     const worker = cluster.fork(env);
@@ -60,7 +63,8 @@ export async function startClusterPrimary(
       switch (message.type) {
         case 'hello': {
           const snapshot = snapshotOf(policy.current());
-          workerVersions.started(worker, snapshot.version);
+          policyVersions.started(worker, snapshot.version);
+          configVersions.started(worker, configVersion);
           sendToWorker(worker, { type: 'start', config: current, snapshot });
           return;
         }
@@ -71,19 +75,20 @@ export async function startClusterPrimary(
           ready.set(worker, message.url);
           return;
         case 'policy-applied':
-          workerVersions.applied(worker, message.version);
+          policyVersions.applied(worker, message.version);
           return;
         case 'purged':
           purges.settle(worker, message);
           return;
         case 'config-applied':
-          configAcks.get(message.id)?.delete(worker);
+          configVersions.applied(worker, message.version);
           return;
       }
     });
     worker.on('exit', (code, signal) => {
       ready.delete(worker);
-      workerVersions.gone(worker);
+      policyVersions.gone(worker);
+      configVersions.gone(worker);
       purges.forget(worker);
       if (stopping) return;
       if (!startup.done) {
@@ -144,16 +149,11 @@ export async function startClusterPrimary(
       await policy.reload(next.policy);
       const previous = current;
       // From here a worker that says hello starts with `next`; one already starting gets it as a config
-      // message and applies it once it is up. "reloaded" is logged once every ready worker routes with it.
+      // message and applies it once it is up. "reloaded" is logged once every worker routes with it.
       current = next;
-      const id = nextConfigId++;
-      const waiting = new Set(ready.keys());
-      configAcks.set(id, waiting);
-      broadcast({ type: 'config', id, config: next });
-      while (waiting.size > 0 && [...waiting].some((worker) => !worker.isDead())) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      configAcks.delete(id);
+      configVersion += 1;
+      broadcast({ type: 'config', version: configVersion, config: next });
+      await confirmedInTime(configVersions, configVersion, logger);
       warnAboutRestartOnlyChanges(previous, next, logger);
     },
     async close() {
@@ -169,6 +169,15 @@ export async function startClusterPrimary(
       control.locator.close();
     },
   };
+}
+
+/** Waits (at most IN_FORCE_WAIT_MS, as for a policy change) until every worker routes with `version`. */
+async function confirmedInTime(versions: WorkerVersions<Worker>, version: number, logger: Logger) {
+  if ((await within(versions.inForce(version), IN_FORCE_WAIT_MS)) !== undefined) return;
+  logger.error(
+    { config_version: version, waited_ms: IN_FORCE_WAIT_MS, worker_pids: versions.lagging(version) },
+    'config reload not confirmed by every worker in time',
+  );
 }
 
 async function allReady(

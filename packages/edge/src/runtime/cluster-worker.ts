@@ -68,12 +68,14 @@ export function runClusterWorker(): void {
         return;
       case 'config':
         if (traffic === undefined) {
+          // Still starting: confirmed now all the same, since it is applied before the first request is
+          // served (the primary waits for every worker it has started, ready or not).
           configWhileStarting = message.config;
-          return;
+        } else {
+          if (running !== undefined) running.config = message.config;
+          traffic.useConfig(message.config);
         }
-        if (running !== undefined) running.config = message.config;
-        traffic.useConfig(message.config);
-        send({ type: 'config-applied', id: message.id });
+        send({ type: 'config-applied', version: message.version });
         return;
       case 'purge':
         void purge(running?.cache, message.selector).then((result) =>

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { within } from './in-force.js';
-import { WorkerPolicyVersions } from './worker-policy-versions.js';
+import { WorkerVersions } from './worker-versions.js';
 
 // Workers are named by pid here; the primary uses its cluster Worker objects.
-const versionsByPid = () => new WorkerPolicyVersions<number>((pid) => pid);
+const versionsByPid = () => new WorkerVersions<number>((pid) => pid);
 const pending = Symbol('pending');
 const settled = <T>(promise: Promise<T>) => within(promise, 20).then((value) => value ?? pending);
 
-describe('WorkerPolicyVersions', () => {
+describe('WorkerVersions', () => {
   it('a version is in force once every started worker has confirmed it, not before', async () => {
     const versions = versionsByPid();
     versions.started(101, 4);
@@ -55,6 +55,20 @@ describe('WorkerPolicyVersions', () => {
     // No worker at all: nothing decides with an older version.
     versions.gone(103);
     expect(typeof (await versions.inForce(7))).toBe('number');
+  });
+
+  it('a confirmation of an earlier version, arriving late, does not take a worker back', async () => {
+    const versions = versionsByPid();
+    versions.started(101, 3);
+    versions.applied(101, 2);
+    expect(versions.lagging(3)).toEqual([]);
+    expect(typeof (await versions.inForce(3))).toBe('number');
+  });
+
+  it('a confirmation from a worker never started is ignored', () => {
+    const versions = versionsByPid();
+    versions.applied(101, 5);
+    expect(versions.lagging(1)).toEqual([]);
   });
 
   it('a worker that never confirms keeps the version pending', async () => {

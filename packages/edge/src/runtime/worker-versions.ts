@@ -3,32 +3,34 @@ import type { EnforcementWatch } from './in-force.js';
 type Waiter = { version: number; resolve: (atMs: number) => void };
 
 /**
- * The cluster primary's view of which policy version each traffic worker decides with, built from what it
- * sends and what workers confirm: a version is in force on the node once every live worker has confirmed
- * it (or a later one). A worker counts from the moment it is sent its start snapshot (it holds that
- * snapshot before it can accept a connection) until it exits, so one that dies stops being waited for,
- * and one that starts later starts with the version in force.
+ * Which version of something the cluster primary sends every traffic worker each worker holds: one
+ * instance follows policy versions, another config reloads. Built from what the primary sends and what
+ * workers confirm, a version is in force on the node once every live worker has confirmed it (or a later
+ * one). A worker counts from the moment it is sent its start state (it holds that before it can accept a
+ * connection) until it exits, so one that dies stops being waited for, and one that starts later starts
+ * with the version in force.
  */
-export class WorkerPolicyVersions<W> implements EnforcementWatch {
+export class WorkerVersions<W> implements EnforcementWatch {
   private readonly versions = new Map<W, number>();
   private waiters: Waiter[] = [];
 
   constructor(private readonly pidOf: (worker: W) => number | undefined) {}
 
-  /** `worker` was sent its start snapshot at `version`. */
+  /** `worker` was sent its start state at `version`. */
   started(worker: W, version: number): void {
     this.versions.set(worker, version);
     this.settle();
   }
 
-  /** `worker` confirmed it decides with `version` (an incremental change or a full snapshot). */
+  /** `worker` confirmed it holds `version` (which covers every earlier one). */
   applied(worker: W, version: number): void {
-    if (!this.versions.has(worker)) return; // it exited meanwhile
-    this.versions.set(worker, version);
+    const held = this.versions.get(worker);
+    if (held === undefined) return; // it exited meanwhile, or was never started
+    this.versions.set(worker, Math.max(held, version));
     this.settle();
   }
 
-  /** `worker` exited: it decides nothing any more. */
+  /** `worker` exited: it holds nothing any more. */
   gone(worker: W): void {
     this.versions.delete(worker);
     this.settle();
@@ -41,7 +43,7 @@ export class WorkerPolicyVersions<W> implements EnforcementWatch {
 
   lagging(version: number): number[] {
     return [...this.versions]
-      .filter(([, applied]) => applied < version)
+      .filter(([, held]) => held < version)
       .flatMap(([worker]) => this.pidOf(worker) ?? []);
   }
 
@@ -58,7 +60,7 @@ export class WorkerPolicyVersions<W> implements EnforcementWatch {
   }
 
   private everyWorkerAt(version: number): boolean {
-    for (const applied of this.versions.values()) if (applied < version) return false;
+    for (const held of this.versions.values()) if (held < version) return false;
     return true;
   }
 }

@@ -41,7 +41,13 @@ const notice = { notifiedBy: 'ARCOM', reference: 'ARCOM notification 2025-04-02 
 const siteHosts = [...motogpOrder.hosts, allowedHost, 'f1stream.tv', 'f1stream2.tv', '*.mirrors.test'];
 
 type AuditEntry = { seq: number; at: string; action: string; inForceAt: string | null };
-type ChangeAnswer = { version: number; inForceAt: string | null; audit: AuditEntry; pending?: string };
+type ChangeAnswer = {
+  version: number;
+  versionBefore: number;
+  inForceAt: string | null;
+  audit: AuditEntry;
+  pending?: string;
+};
 
 const auditEntries = async (edge: RunningEdge) =>
   (await callAdmin<{ entries: AuditEntry[] }>(edge, 'GET', '/audit')).json.entries;
@@ -49,6 +55,7 @@ const auditEntries = async (edge: RunningEdge) =>
 async function startCluster(
   workers: number | 'auto',
   origin?: TestOrigin,
+  overrides: Record<string, unknown> = {},
 ): Promise<{ edge: RunningEdge; origin: TestOrigin; config: Record<string, unknown> }> {
   const upstream = origin ?? (await startOrigin());
   const config = testConfig({
@@ -56,6 +63,7 @@ async function startCluster(
     clientIp: forwardedClientIp,
     sites: [{ name: 'streams', hosts: siteHosts, origin: upstream.url }],
     policy: { files: ['policy.yaml'] },
+    ...overrides,
   });
   const edge = await startEdge(config, { 'policy.yaml': { orders: [motogpOrder] } });
   return { edge, origin: upstream, config };
@@ -72,6 +80,8 @@ async function answersFrom(edge: RunningEdge, host: string, ip: string, count: n
   }
   return { statuses, workers };
 }
+
+const hungWorkerKilled = 'worker did not confirm in time; killed as hung (SIGKILL)';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
@@ -191,8 +201,8 @@ describe('workers: 2', () => {
     expect(audit.json.entries.map((entry) => entry.inForceAt)).toEqual(Array(3).fill(expect.any(String)));
   });
 
-  it('a worker that does not confirm a change holds the answer at most 10 s (202, no instant); the instant is recorded once it does', async () => {
-    const { edge } = await startCluster(2);
+  it('a worker that does not confirm a change for longer than the admin wait but within workerConfirmMs holds the answer at most 10 s (202, no instant) and is not killed; the instant is recorded once it confirms', async () => {
+    const { edge } = await startCluster(2, undefined, { workerConfirmMs: 30_000 });
     const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
     const [stopped] = [...workers.values()];
     if (stopped === undefined) throw new Error('expected two workers');
@@ -227,6 +237,80 @@ describe('workers: 2', () => {
     expect(Date.parse(String(entry?.inForceAt))).toBeGreaterThanOrEqual(resumedAt);
     const after = await answersFrom(edge, 'late.mirrors.test', clientIps.FR, 10);
     expect(after.statuses).toEqual(Array(10).fill(451));
+    expect(after.workers).toEqual(new Set(workers.keys()));
+    expect(edge.logs().filter((line) => line.msg === hungWorkerKilled)).toEqual([]);
+  });
+
+  it('a worker that does not confirm a change within workerConfirmMs is killed and replaced: the answer is 200, in force from when it was gone', async () => {
+    const { edge } = await startCluster(2, undefined, { workerConfirmMs: 1_000 });
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [hung, healthy] = [...workers.values()];
+    if (hung === undefined || healthy === undefined) throw new Error('expected two workers');
+    // What a hung worker looks like from outside: alive, and answering nothing.
+    process.kill(hung, 'SIGSTOP');
+    onTestFinished(() => {
+      if (isRunning(hung)) process.kill(hung, 'SIGCONT');
+    });
+    const sent = Date.now();
+    const change = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+      ...notice,
+      hosts: ['hung.mirrors.test'],
+    });
+    const waited = Date.now() - sent;
+    expect(change.status).toBe(200);
+    expect(change.json.pending).toBeUndefined();
+    expect(waited).toBeGreaterThanOrEqual(1_000);
+    expect(waited).toBeLessThan(5_000);
+
+    const killed = await edge.waitForLog((line) => line.msg === hungWorkerKilled);
+    expect(killed).toMatchObject({
+      level: 50,
+      worker_pid: hung,
+      unconfirmed: 'policy',
+      policy_version: change.json.version,
+      confirmed_version: change.json.versionBefore,
+    });
+    expect(Number(killed.waited_ms)).toBeGreaterThanOrEqual(1_000);
+    const died = await edge.waitForLog(
+      (line) => line.msg === 'worker died; starting another' && line.worker_pid === hung,
+    );
+    expect(died).toMatchObject({ signal: 'SIGKILL' });
+    // In force from the moment the killed worker was gone: after the kill, and stored before the answer.
+    const inForceAt = Date.parse(String(change.json.inForceAt));
+    expect(inForceAt).toBeGreaterThanOrEqual(Date.parse(String(killed.time)));
+    expect(inForceAt).toBeGreaterThanOrEqual(sent + 1_000);
+    expect((await auditEntries(edge))[0]).toMatchObject({
+      seq: change.json.audit.seq,
+      inForceAt: change.json.inForceAt,
+    });
+    expect(edge.logs().filter((line) => String(line.msg).startsWith('policy change not confirmed'))).toEqual(
+      [],
+    );
+
+    await until(
+      async () => (await send(`${edge.adminUrl}/readyz`)).status === 200,
+      'the node is ready again',
+    );
+    const after = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    expect(new Set(after.values()).has(healthy)).toBe(true);
+    expect(new Set(after.values()).has(hung)).toBe(false);
+    expect(isRunning(hung)).toBe(false);
+    const answers = await answersFrom(edge, 'hung.mirrors.test', clientIps.FR, 20);
+    expect(answers.statuses).toEqual(Array(20).fill(451));
+    expect(answers.workers).toEqual(new Set(after.keys()));
+
+    // The replacement started with the version in force; the next change is confirmed by both, in time.
+    const next = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
+      ...notice,
+      hosts: ['next.mirrors.test'],
+    });
+    expect(next.status).toBe(200);
+    await sleep(1_500);
+    expect(edge.logs().filter((line) => line.msg === hungWorkerKilled)).toHaveLength(1);
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(sampleValue(metrics.body, 'edge451_hung_workers_killed_total{unconfirmed="policy"}')).toBe(1);
+    expect(sampleValue(metrics.body, 'edge451_hung_workers_killed_total{unconfirmed="config"}')).toBe(0);
+    expect(sampleValue(metrics.body, 'edge451_requests_total{outcome="blocked"}')).toBeGreaterThan(0);
   });
 
   it('a worker that dies before confirming a change is not waited for: the answer comes with the instant it died', async () => {
@@ -399,7 +483,8 @@ describe('workers: 2', () => {
   });
 
   it('SIGHUP is logged as reloaded only once every worker has confirmed the new config, one held stopped too', async () => {
-    const { edge, origin, config } = await startCluster(2);
+    // Held for longer than the admin wait, but within workerConfirmMs: waited for, not killed.
+    const { edge, origin, config } = await startCluster(2, undefined, { workerConfirmMs: 30_000 });
     const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
     const [stopped] = [...workers.values()];
     if (stopped === undefined) throw new Error('expected two workers');

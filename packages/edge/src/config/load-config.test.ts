@@ -153,6 +153,19 @@ log:
     ]);
   });
 
+  it('takes workerConfirmMs (default 5 s) from 1 s to a day, so a busy worker is not taken for a hung one', () => {
+    expect(parseConfigText(minimal, '/x.yaml', {}).workerConfirmMs).toBe(5_000);
+    expect(
+      parseConfigText(`${minimal}workerConfirmMs: \${MS}\n`, '/x.yaml', { MS: '1000' }).workerConfirmMs,
+    ).toBe(1_000);
+    const expected = 'expected a duration in milliseconds from 1000 to 86400000 (a day)';
+    for (const value of ['999', '86400001', '1500.5', 'soon']) {
+      expect(issuesOf(`${minimal}workerConfirmMs: ${value}\n`)).toEqual([
+        `/etc/edge451/edge451.yaml:7: workerConfirmMs: ${expected}`,
+      ]);
+    }
+  });
+
   it('refuses a headers timeout longer than the request timeout, the default one included', () => {
     expect(issuesOf(`${minimal}clientTimeouts:\n  headersMs: 2000\n  requestMs: 1500\n`)).toEqual([
       '/etc/edge451/edge451.yaml:8: clientTimeouts.headersMs: expected at most clientTimeouts.requestMs (1500), which includes the headers; it is 2000',

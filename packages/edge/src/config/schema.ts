@@ -107,6 +107,19 @@ const clientTimeoutsSchema = z
     }
   });
 
+// With workers > 1: how long a worker has to confirm a policy version or reloaded config before the primary
+// kills it as hung (README, Admin API). Healthy workers confirm in milliseconds, and a full snapshot at a
+// million hosts in under a second: under 1 s a busy machine could see healthy workers killed. Over a day,
+// the timer would overflow and fire at once.
+const workerConfirmMessage = 'expected a duration in milliseconds from 1000 to 86400000 (a day)';
+const workerConfirmMs = numeric(
+  z
+    .number({ error: workerConfirmMessage })
+    .int(workerConfirmMessage)
+    .min(1_000, workerConfirmMessage)
+    .max(86_400_000, workerConfirmMessage),
+);
+
 const adminTokenSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a token name of letters, digits, . _ -'),
   token: z.string().min(16, 'expected a token of at least 16 characters'),
@@ -217,6 +230,7 @@ export const configSchema = z.strictObject({
       error: 'expected a number of workers from 1 to 256, or auto',
     })
     .default(1),
+  workerConfirmMs: workerConfirmMs.default(5_000),
   admin: adminSchema.prefault({}),
   geoip: geoipSchema.prefault({}),
   clientIp: clientIpSchema.prefault({}),

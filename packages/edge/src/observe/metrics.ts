@@ -113,6 +113,25 @@ export function createMetrics(cacheStats?: () => HttpCacheStats) {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * What only a cluster primary counts, on a registry of its own that its /metrics adds to the workers' sum
+ * (the families of `createMetrics()` are the workers' to report).
+ */
+export function createPrimaryMetrics() {
+  const registry = new Registry();
+  const hungWorkersKilled = new Counter({
+    name: 'edge451_hung_workers_killed_total',
+    help: 'Traffic workers killed (SIGKILL) for not confirming a policy version (unconfirmed="policy") or a reloaded config (unconfirmed="config") within workerConfirmMs.',
+    labelNames: ['unconfirmed'] as const,
+    registers: [registry],
+  });
+  // Both series exist from the start, so an alert on their increase sees the first kill.
+  for (const unconfirmed of ['policy', 'config'] as const) hungWorkersKilled.inc({ unconfirmed }, 0);
+  return { registry, hungWorkersKilled };
+}
+
+export type PrimaryMetrics = ReturnType<typeof createPrimaryMetrics>;
+
 /** A counter the cache keeps itself (`HttpCacheStats`), read at scrape time like the cache gauges. */
 function cacheCounter(
   name: string,

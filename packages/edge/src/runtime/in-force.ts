@@ -21,9 +21,11 @@ export const inThisProcess: EnforcementWatch = {
 /**
  * How long the admin API waits for a change to be in force before it answers 202 without the instant. A
  * worker confirms a change in milliseconds, and one that has fallen behind rebuilds a full snapshot (under
- * a second at a million hosts); a worker that dies stops being waited for at once. So this bound is only
- * reached by a worker that is alive but not answering (stopped, or its event loop stuck); the in-force
- * record is still written once it confirms, or once it dies.
+ * a second at a million hosts); a worker that dies stops being waited for at once, and one alive but not
+ * answering (stopped, or its event loop stuck) is killed after `workerConfirmMs` (cluster-workers.ts). So
+ * this bound is only reached when that kill does not settle it first (`workerConfirmMs` at or above it, a
+ * process the kernel cannot end at once, a change made while the node starts or stops); the in-force
+ * record is still written once the worker confirms, or once it is gone.
  */
 export const IN_FORCE_WAIT_MS = 10_000;
 

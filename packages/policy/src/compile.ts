@@ -6,6 +6,7 @@ import { EffectiveOrder, type LiftState, OrderCore } from './order.js';
 import { CompiledPolicy, type Policy } from './policy.js';
 import type { PolicyState } from './policy-state.js';
 import { type ValidatedLift, type ValidatedPolicy, validateSources } from './validate-document.js';
+import { windowBoundaries } from './window-boundaries.js';
 
 /** Options of {@link compilePolicy}. */
 export type CompileOptions = {
@@ -80,6 +81,7 @@ export function compileState(validated: ValidatedPolicy, options: CompileOptions
     notifications: validated.notifications,
     lifts: validated.lifts,
     index: new HostIndex(built.base),
+    boundaries: windowBoundaries(orders),
     hostCount: built.counts.reduce((sum, count) => sum + count, 0),
     deadRuleCount: 0,
     history: { change: undefined, previous: undefined },

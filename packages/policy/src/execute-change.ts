@@ -4,10 +4,11 @@ import { EffectiveOrder, type LiftState, OrderCore } from './order.js';
 import type { AdditionCell, PolicyState, ValidChange } from './policy-state.js';
 import type { ValidatedLift, ValidatedNotification } from './validate-document.js';
 import type { ValidatedOrder } from './validate-order.js';
+import { windowBoundaries } from './window-boundaries.js';
 
 /** The parts of a snapshot a change replaces; the rest is shared with the previous snapshot. */
 type Replaced = Pick<PolicyState, 'orders' | 'slots' | 'hostCount'> &
-  Partial<Pick<PolicyState, 'notifications' | 'lifts' | 'nextKey' | 'deadRuleCount'>> & {
+  Partial<Pick<PolicyState, 'notifications' | 'lifts' | 'nextKey' | 'deadRuleCount' | 'boundaries'>> & {
     addition: { orderId: string | undefined; rules: readonly HostRule[] | undefined };
   };
 
@@ -80,12 +81,15 @@ function putOrder(state: PolicyState, order: ValidatedOrder, writer: OverlayWrit
     kindsOf(lift.rule).some((kind) => writer.has(lift.rule.name, core.refs[kind]));
   const lifts = state.lifts.filter((lift) => lift.orderId !== order.id || stillNamed(lift));
   const next = new EffectiveOrder(core, state.notifications, lifted, count);
+  const { orders, slots } = replaceOrder(state, existing, next);
   return {
-    ...replaceOrder(state, existing, next),
+    orders,
+    slots,
     lifts,
     nextKey: state.nextKey + 1,
     hostCount: state.hostCount - (existing?.hostCount ?? 0) + count,
     deadRuleCount: state.deadRuleCount + (existing?.hostCount ?? 0),
+    boundaries: windowBoundaries(orders),
     addition: { orderId: order.id, rules: undefined },
   };
 }
@@ -94,13 +98,15 @@ function deleteOrder(state: PolicyState, orderId: string): Replaced {
   const existing = state.orders.find((candidate) => candidate.id === orderId) as EffectiveOrder;
   const slots = [...state.slots];
   slots[existing.core.key] = undefined;
+  const orders = state.orders.filter((order) => order !== existing);
   return {
-    orders: state.orders.filter((order) => order !== existing),
+    orders,
     slots,
     notifications: state.notifications.filter((notification) => notification.orderId !== orderId),
     lifts: state.lifts.filter((lift) => lift.orderId !== orderId),
     hostCount: state.hostCount - existing.hostCount,
     deadRuleCount: state.deadRuleCount + existing.hostCount,
+    boundaries: windowBoundaries(orders),
     addition: { orderId: undefined, rules: [] },
   };
 }

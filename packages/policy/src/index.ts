@@ -3,7 +3,7 @@ export { CLOCK_SKEW_ALLOWANCE_MS } from './change-dating.js';
 export { type CompileOptions, compilePolicy } from './compile.js';
 export { BUILT_IN_COUNTRY_GROUPS, isCountryCode, normalizeCountry } from './countries.js';
 export type { Decision, DecisionQuery, DecisionReason } from './decide.js';
-export { diffBlockedHosts } from './diff.js';
+export { type DiffInstants, diffBlockedHosts } from './diff.js';
 export type { LiftDocument, NotificationDocument, OrderDocument, PolicyDocument } from './document.js';
 export { type PolicyIssue, PolicyValidationError } from './errors.js';
 export { type HostKind, type InvalidHost, type NormalizedHost, normalizeHost } from './host.js';

@@ -61,6 +61,8 @@ export type PolicyState = {
   /** Every lift, in force or superseded by a later notification (history). */
   readonly lifts: readonly ValidatedLift[];
   readonly index: HostIndex;
+  /** When some order's window opens or closes, ascending (window-boundaries.ts). */
+  readonly boundaries: readonly number[];
   readonly hostCount: number;
   /** Rules of replaced or deleted orders still in the base: garbage for compaction to drop. */
   readonly deadRuleCount: number;

@@ -7,6 +7,7 @@ import type { Order } from './order.js';
 import { needsCompaction, type PolicyState } from './policy-state.js';
 import { documentOf } from './to-document.js';
 import { type PolicyChange, validateChange } from './validate-change.js';
+import { nextBoundary } from './window-boundaries.js';
 
 /** Options of {@link Policy.apply}. */
 export type ApplyOptions = {
@@ -56,6 +57,13 @@ export interface Policy {
    * Costs a few hash lookups per label of the host, whatever the number of hosts. Never throws.
    */
   decide(query: DecisionQuery): Decision;
+  /**
+   * The first instant strictly after `ms` (epoch ms) at which some order's window opens (`from`) or closes
+   * (`until`); undefined when no window opens or closes after `ms`. Decisions change with time only at
+   * these instants: a caller that must act when a block comes into force without a change (the edge
+   * cutting open tunnels) waits for the next one. A binary search over instants computed with the snapshot.
+   */
+  nextBoundaryAfter(ms: number): number | undefined;
   /**
    * Validates `change` against this snapshot and returns a NEW snapshot with it applied (version + 1);
    * this one is untouched. Throws a `PolicyValidationError` listing every problem, in which case nothing
@@ -121,6 +129,10 @@ export class CompiledPolicy implements Policy {
 
   decide(query: DecisionQuery): Decision {
     return decide(this.#state, query);
+  }
+
+  nextBoundaryAfter(ms: number): number | undefined {
+    return nextBoundary(this.#state.boundaries, ms);
   }
 
   apply(change: PolicyChange, options: ApplyOptions = {}): Policy {

@@ -14,12 +14,13 @@ export type SeenUpgrade = { url: string; method: string; headers: IncomingMessag
 export type WsOrigin = { origin: TestOrigin; upgrades: SeenUpgrade[]; sockets: Socket[]; received: Buffer[] };
 
 /**
- * The test origin, also answering upgrades by path: `/silent…` never answers, `/refuse…` answers 426 and
- * closes, anything else switches protocols and echoes every byte. Upgraded sockets leave node:http's
- * bookkeeping, so they are destroyed when the test finishes (the origin could not close otherwise).
+ * The test origin (plain requests answered by `handler`, else startOrigin's default), also answering
+ * upgrades by path: `/silent…` never answers, `/refuse…` answers 426 and closes, anything else switches
+ * protocols and echoes every byte. Upgraded sockets leave node:http's bookkeeping, so they are destroyed
+ * when the test finishes (the origin could not close otherwise).
  */
-export async function startWsOrigin(): Promise<WsOrigin> {
-  const origin = await startOrigin();
+export async function startWsOrigin(handler?: Parameters<typeof startOrigin>[0]): Promise<WsOrigin> {
+  const origin = await startOrigin(handler);
   const upgrades: SeenUpgrade[] = [];
   const sockets: Socket[] = [];
   const received: Buffer[] = [];

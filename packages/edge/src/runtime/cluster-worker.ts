@@ -5,6 +5,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { createLogger } from '../cli/logger.js';
 import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics } from '../observe/metrics.js';
+import { BlockRechecks } from './block-rechecks.js';
 import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
 import type { PrimaryMessage, WorkerMessage } from './cluster-messages.js';
 import { openGeo } from './edge-node.js';
@@ -39,9 +40,18 @@ export function runClusterWorker(): void {
     // Sent once the new snapshot is the one requests read: the primary records a change in force only
     // after every worker has said so.
     replica.onChange((after) => send({ type: 'policy-applied', version: after.version }));
-    if (cache !== undefined) purgeWhenBlocked(replica, cache, logger);
+    // Each worker follows the windows of its own copy of the policy with its own timer: its tunnels, its cache.
+    const rechecks = new BlockRechecks(replica, logger);
+    if (cache !== undefined) purgeWhenBlocked(rechecks, cache, logger);
     const locator = await openGeo(config, logger, metrics);
-    traffic = await startTrafficServer(config, { locator, policy: replica, cache, logger, metrics });
+    traffic = await startTrafficServer(config, {
+      locator,
+      policy: replica,
+      rechecks,
+      cache,
+      logger,
+      metrics,
+    });
     if (configWhileStarting !== undefined) {
       running.config = configWhileStarting;
       traffic.useConfig(configWhileStarting);

@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { OpenExchanges, RequestContext } from '../lifecycle/context.js';
 import { createMetrics } from '../observe/metrics.js';
+import type { RecheckListener, RecheckReason, Rechecks } from './block-rechecks.js';
 import { cutWhenBlocked } from './cut-when-blocked.js';
-import type { PolicyListener, PolicyView } from './policy-state.js';
 
 const order = {
   id: 'fr-order',
@@ -35,14 +35,14 @@ function counting(policy: Policy) {
   return { policy: view, counted };
 }
 
-/** A policy view whose change the test fires by hand. */
-function changingPolicy() {
-  const listeners: PolicyListener[] = [];
-  const view: PolicyView = { current: () => before, onChange: (listener) => listeners.push(listener) };
-  const change = (next: Policy) => {
-    for (const listener of listeners) listener(next, before, undefined);
+/** Rechecks the test fires by hand: by default a change to `next`, now. */
+function handFired() {
+  const listeners: RecheckListener[] = [];
+  const rechecks: Rechecks = { onRecheck: (listener) => listeners.push(listener) };
+  const change = (next: Policy, reason: RecheckReason = 'policy-change', at = Date.now()) => {
+    for (const listener of listeners) listener({ reason, policy: next, at, before, beforeAt: 0 });
   };
-  return { view, change };
+  return { rechecks, change };
 }
 
 /** A request as the gate leaves it: decided (allowed unless told), with its host and client country. */
@@ -80,9 +80,9 @@ function setUp(open: OpenExchanges[]) {
     },
   });
   const metrics = createMetrics();
-  const policy = changingPolicy();
-  cutWhenBlocked(policy.view, open, pino({ level: 'info' }, sink), metrics);
-  return { ...policy, lines, metrics };
+  const fired = handFired();
+  cutWhenBlocked(fired.rechecks, open, pino({ level: 'info' }, sink), metrics);
+  return { ...fired, lines, metrics };
 }
 
 describe('cutWhenBlocked', () => {
@@ -114,11 +114,18 @@ describe('cutWhenBlocked', () => {
     for (const ctx of [...french, ...responses.cut]) expect(ctx.decision?.order?.id).toBe('fr-order');
     await new Promise((resolve) => setImmediate(resolve));
     expect(
-      lines.map((line) => [line.msg, line.kind, line.order_id, line.country, line.policy_version]),
+      lines.map((line) => [
+        line.msg,
+        line.kind,
+        line.order_id,
+        line.country,
+        line.policy_version,
+        line.reason,
+      ]),
     ).toEqual([
-      ['cut: its host is now blocked for the client', 'websocket', 'fr-order', 'FR', 2],
-      ['cut: its host is now blocked for the client', 'websocket', 'fr-order', 'FR', 2],
-      ['cut: its host is now blocked for the client', 'response', 'fr-order', 'FR', 2],
+      ['cut: its host is now blocked for the client', 'websocket', 'fr-order', 'FR', 2, 'policy-change'],
+      ['cut: its host is now blocked for the client', 'websocket', 'fr-order', 'FR', 2, 'policy-change'],
+      ['cut: its host is now blocked for the client', 'response', 'fr-order', 'FR', 2, 'policy-change'],
     ]);
     const exposed = await metrics.registry.getSingleMetricAsString('edge451_cut_by_block_total');
     expect(exposed).toContain(
@@ -127,6 +134,24 @@ describe('cutWhenBlocked', () => {
     expect(exposed).toContain(
       'edge451_cut_by_block_total{kind="response",order_id="fr-order",country="FR"} 1',
     );
+  });
+
+  it("at a window boundary, decides at the recheck's instant and says a window opened", async () => {
+    const from = Date.parse('2026-11-30T10:00:00Z');
+    const later = compilePolicy(
+      { orders: [{ ...order, from: new Date(from).toISOString() }] },
+      { version: 3 },
+    );
+    const tunnels = openOf('websocket', [decided('blocked.example', 'FR')]);
+    const { change, lines } = setUp([tunnels.exchanges]);
+    change(later, 'window-boundary', from - 1);
+    expect(tunnels.cut).toEqual([]);
+    change(later, 'window-boundary', from);
+    expect(tunnels.cut).toHaveLength(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines).toEqual([
+      expect.objectContaining({ order_id: 'fr-order', policy_version: 3, reason: 'window-opened' }),
+    ]);
   });
 
   it('a failure while cutting is logged and never fails the change', () => {

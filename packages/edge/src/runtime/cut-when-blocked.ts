@@ -3,31 +3,32 @@ import type { Logger } from 'pino';
 import type { OpenExchanges, RequestContext } from '../lifecycle/context.js';
 import { decideRequest } from '../lifecycle/decide.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { PolicyView } from './policy-state.js';
+import { blockCause, type Rechecks } from './block-rechecks.js';
 
 /**
- * When the policy changes, re-decides what is still open and cuts what is now blocked. A request is decided
- * once, when it arrives; a WebSocket tunnel lives for hours after that, so without this an order notified
- * while a tunnel to its host is open would leave the blocked country connected for as long as it liked.
+ * When a block may have started (block-rechecks.ts: a policy change, or an order's window opening),
+ * re-decides what is still open and cuts what is now blocked. A request is decided once, when it arrives;
+ * a WebSocket tunnel lives for hours after that, so without this an order notified while a tunnel to its
+ * host is open, or one whose `from` passes, would leave the blocked country connected for as long as it
+ * liked.
  *
  * Off the request path: it runs on the policy's change (the admin API's, or the primary's message to a
- * worker), before the change is acknowledged on this node; with nothing open it costs one size check.
- * Each open exchange is decided again with the new snapshot, for its host and client country, at the
- * time of the change (with the hosts a trusted proxy claimed for it, decide.ts); hosts and countries
- * repeat, so each combination is decided once per change.
+ * worker), before the change is acknowledged on this node, and at window boundaries; with nothing open it
+ * costs one size check. Each open exchange is decided again with the snapshot in force, for its host and
+ * client country (with the hosts a trusted proxy claimed for it, decide.ts), at the instant of the
+ * recheck; hosts and countries repeat, so each combination is decided once per recheck.
  */
 export function cutWhenBlocked(
-  policy: PolicyView,
+  rechecks: Rechecks,
   open: readonly OpenExchanges[],
   logger: Logger,
   metrics: Metrics,
-  now: () => number = Date.now,
 ): void {
-  policy.onChange((after) => {
+  rechecks.onRecheck(({ policy: after, at, reason }) => {
     if (open.every((exchanges) => exchanges.size === 0)) return;
     // A listener that throws would fail the change after it was stored: log it, keep the change.
     try {
-      cutBlocked(after, open, now(), (ctx, kind, decision) => {
+      cutBlocked(after, open, at, (ctx, kind, decision) => {
         const orderId = decision.order?.id ?? 'none';
         const country = ctx.client?.country ?? 'unknown';
         metrics.cutByBlock.inc({ kind, order_id: orderId, country });
@@ -43,6 +44,7 @@ export function cutWhenBlocked(
             decision: decision.reason,
             matched_host: decision.matchedHost,
             policy_version: after.version,
+            reason: blockCause(reason),
           },
           'cut: its host is now blocked for the client',
         );

@@ -8,6 +8,7 @@ import type { MetricsSource } from '../admin/admin-routes.js';
 import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { AuditLog } from './audit-log.js';
+import { BlockRechecks } from './block-rechecks.js';
 import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
 import { type EnforcementWatch, inThisProcess } from './in-force.js';
 import { listen, urlOf } from './listen.js';
@@ -36,7 +37,8 @@ export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise
   const metrics = createMetrics(cache && (() => cache.stats));
   const control = await openControlPlane(config, logger, metrics);
   const { locator, policy } = control;
-  if (cache !== undefined) purgeWhenBlocked(policy, cache, logger);
+  const rechecks = new BlockRechecks(policy, logger);
+  if (cache !== undefined) purgeWhenBlocked(rechecks, cache, logger);
   let traffic: Awaited<ReturnType<typeof startTrafficServer>> | undefined;
   const purge = cache === undefined ? undefined : (selector: PurgeSelector) => cache.purge(selector);
   const admin = await startAdmin(
@@ -47,8 +49,9 @@ export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise
     logger,
   );
   try {
-    traffic = await startTrafficServer(config, { locator, policy, cache, logger, metrics });
+    traffic = await startTrafficServer(config, { locator, policy, rechecks, cache, logger, metrics });
   } catch (error) {
+    rechecks.close();
     admin.close();
     locator.close();
     throw error;
@@ -72,6 +75,7 @@ export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise
     },
     async close() {
       await running.close(current.shutdown.drainMs);
+      rechecks.close();
       admin.closeAllConnections();
       await new Promise((resolve) => admin.close(resolve));
       locator.close();

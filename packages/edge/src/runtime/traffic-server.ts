@@ -25,6 +25,7 @@ import { CertificateStore } from '../tls/certificate-store.js';
 import { OriginPools } from '../upstream/origin-pools.js';
 import { UpgradeProxy, writeRawReply } from '../upstream/upgrade.js';
 import { type BoundListener, bindListener } from './bind-listener.js';
+import type { Rechecks } from './block-rechecks.js';
 import { applyClientTimeouts, connectionsCheckingIntervalMs } from './client-timeouts.js';
 import { cutWhenBlocked } from './cut-when-blocked.js';
 import { urlOf } from './listen.js';
@@ -50,6 +51,8 @@ export type TrafficServer = {
 type Deps = {
   locator: CountryLocator;
   policy: PolicyView;
+  /** When a block may have started: the policy changed, or an order's window opened. */
+  rechecks: Rechecks;
   cache: HttpCache | undefined;
   logger: Logger;
   metrics: Metrics;
@@ -85,9 +88,9 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
   );
 
   const responses = new OpenResponses();
-  // Tunnels and responses whose host becomes blocked for their client are cut when the order arrives, not
-  // when they end.
-  cutWhenBlocked(deps.policy, [upgrades, responses], logger, deps.metrics);
+  // Tunnels and responses whose host becomes blocked for their client are cut when the order arrives, or
+  // when its window opens, not when they end.
+  cutWhenBlocked(deps.rechecks, [upgrades, responses], logger, deps.metrics);
 
   /**
    * node:http hands over the socket of an Upgrade or a CONNECT as soon as it is parsed, even behind

@@ -18,7 +18,7 @@ import {
 // WebSocket upgrades through the real binary, a WebSocket origin and raw sockets: origins that stall,
 // clients that leave before the 101, what the request log says, and blocks that arrive while a tunnel (or,
 // by the same mechanism, a long response) is open. (Older upgrade cases: proxy-upstream.test.ts and
-// bypass.test.ts.)
+// bypass.test.ts; refusals the origin answers instead of its 101: upgrade-refusal.test.ts.)
 
 const { FR, GB } = clientIps;
 const siteHosts = ['motogpstream.me', 'fine.example', '*.mirrors.test'];

@@ -28,13 +28,20 @@ export async function respond(ctx: RequestContext, reply: Reply): Promise<void> 
     if (res.destroyed && !res.writableFinished && ctx.abort.aborted) {
       throw new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client went away mid-body', { cause: error });
     }
-    // A body that stalled past bodyMs stays a timeout (for alerts on origin timeouts); any other failure
-    // once the status line has gone is a response the origin broke off.
-    const failure = toEdgeError(error);
-    throw failure.code === 'EDGE_ORIGIN_TIMEOUT'
-      ? failure
-      : new EdgeError('EDGE_ORIGIN_PROTOCOL', 'origin', 'origin body failed mid-stream', { cause: error });
+    throw originBodyFailure(error);
   }
+}
+
+/**
+ * What an origin failure becomes once the response's status line has gone to the client. A body that
+ * stalled past bodyMs stays a timeout (for alerts on origin timeouts); any other failure is a response the
+ * origin broke off.
+ */
+export function originBodyFailure(error: unknown): EdgeError {
+  const failure = toEdgeError(error);
+  return failure.code === 'EDGE_ORIGIN_TIMEOUT'
+    ? failure
+    : new EdgeError('EDGE_ORIGIN_PROTOCOL', 'origin', 'origin body failed mid-stream', { cause: error });
 }
 
 /**

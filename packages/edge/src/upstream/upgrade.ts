@@ -4,13 +4,16 @@ import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { EdgeError, statusForError, toEdgeError } from '../errors.js';
 import type { OpenExchanges, Reply, RequestContext } from '../lifecycle/context.js';
+import { originBodyFailure } from '../lifecycle/respond.js';
 import { errorReply } from '../reply/plain-reply.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
 import { limitUpgradeWait } from './upgrade-deadlines.js';
+import { dropHttpProxyRelay, type Listener, relayRefusal } from './upgrade-refusal.js';
 
 /**
- * Told once per upgrade, when what the client was answered is known: the origin's 101 or its refusal
- * (`ctx.status` is set, no error), or a failure (502/504 written, or the client gone: no status).
+ * Told once per upgrade, when what the client was answered is known: the origin's 101 (`ctx.status` is set,
+ * no error), the origin's refusal once it has been relayed (`ctx.status` is set; with the error that cut it,
+ * if one did), or a failure before any answer (502/504 written, or the client gone: no status).
  */
 export type UpgradeSettled = (error: EdgeError | undefined) => void;
 
@@ -50,41 +53,67 @@ export class UpgradeProxy implements OpenExchanges {
     };
     this.track(ctx, socket);
     let upgraded = false;
-    let answered = false;
+    /** The origin refused the upgrade (any answer but 101), and its answer is on its way to the client. */
+    let relaying = false;
+    let recorded = false;
     const settle = (status: number | undefined, error?: EdgeError) => {
-      if (answered) return;
-      answered = true;
+      if (recorded) return;
+      recorded = true;
       if (status !== undefined) ctx.status = status;
       settled(error);
     };
     let upstreamRequest: ClientRequest | undefined;
+    let ourResponseListeners: Listener[] = [];
     this.pending.set(req, (upstream) => {
       upstreamRequest = upstream;
       limitUpgradeWait(upstream, site.config.timeouts);
-      // Any answer but a 101: http-proxy relays it to the client as it is.
-      upstream.once('response', (response: IncomingMessage) => settle(response.statusCode));
+      // Any answer but a 101 is a refusal: the client gets it as the normal path answers (upgrade-refusal.ts),
+      // recorded once it has been sent (`respond` sets the status), or with the failure that cut it.
+      upstream.once('response', (response: IncomingMessage) => {
+        relaying = true;
+        relayRefusal(ctx, socket, response).then(
+          () => settle(undefined),
+          (error: unknown) => settle(undefined, toEdgeError(error)),
+        );
+      });
       upstream.on('upgrade', (_response, upstreamSocket: Duplex) => {
         upgraded = true;
         this.pair(socket, upstreamSocket);
         settle(101);
       });
+      ourResponseListeners = upstream.listeners('response') as Listener[];
     });
-    // The client may leave before the origin answers: the upstream request must not outlive it. node:http
-    // hands the socket over half-open (allowHalfOpen), so a client that closes (FIN) only emits 'end', and
-    // 'close' would wait for our side: a WebSocket client needs its side for the tunnel, so 'end' before
-    // the answer means it has gone.
+    // The client may leave before the origin answers, or while its refusal is relayed: the upstream request
+    // must not outlive it. node:http hands the socket over half-open (allowHalfOpen), so a client that closes
+    // (FIN) only emits 'end', and 'close' would wait for our side: a WebSocket client needs its side for the
+    // tunnel, so 'end' before the 101 means it has gone (node:http's own server takes a FIN during a plain
+    // response the same way: it aborts the request).
     socket.once('end', () => {
-      if (!answered) socket.destroy();
+      if (!upgraded) socket.destroy();
     });
     socket.once('close', () => {
       if (upgraded) return;
       upstreamRequest?.destroy();
-      settle(undefined, new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client left before the 101'));
+      settle(undefined, new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client left before its answer'));
     });
     this.proxy.ws(req, socket, head, { target: site.origin.origin }, (error: Error) => {
-      if (answered) {
-        // The client has its answer (the 101, the origin's refusal) or is gone: nothing more to write.
-        if (upgraded) this.onTunnelError(error, ctx);
+      if (upgraded) {
+        // The client has its 101: nothing more to write.
+        this.onTunnelError(error, ctx);
+        socket.destroy();
+        return;
+      }
+      if (relaying) {
+        // The origin's connection failed while its refusal was relayed: the client's connection is cut (a
+        // truncated body, never a complete-looking one) and the failure recorded as the normal path records
+        // a body that fails. Here, not when the relay notices: http-proxy ends the client socket right after
+        // this callback, and a client that closed its side first would be recorded as having left.
+        settle(undefined, originBodyFailure(error));
+        socket.destroy();
+        return;
+      }
+      if (recorded) {
+        // The client is gone.
         socket.destroy();
         return;
       }
@@ -94,6 +123,8 @@ export class UpgradeProxy implements OpenExchanges {
       else writeRawReply(socket, errorReply(status));
       settle(status, failure);
     });
+    // http-proxy has added its own relay of a refusal by now: the one above replaces it.
+    if (upstreamRequest !== undefined) dropHttpProxyRelay(upstreamRequest, ourResponseListeners);
   }
 
   /** Open client-side upgrade sockets. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
 import { send } from './support/http.js';
@@ -245,6 +245,58 @@ describe('refusals that do not complete', () => {
       expect(metrics.body).toContain('edge451_origin_errors_total{code="EDGE_ORIGIN_PROTOCOL"} 1');
     },
   );
+
+  it("an origin that stalls mid-refusal is cut off once the site's bodyMs has passed", async () => {
+    const { origin, sockets } = await startRefusingOrigin((socket) => {
+      socket.write(head(['HTTP/1.1 403 Forbidden', 'Content-Length: 100']));
+      socket.write('the first of 100 bytes');
+    });
+    const edge = await startChatEdge(origin, {
+      timeouts: { connectMs: 2_000, headersMs: 2_000, bodyMs: 300 },
+    });
+    const started = Date.now();
+    const { bytes, closed } = await exchange(edge.url, upgradeRequest(), 3_000);
+    expect(closed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const text = bytes.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text.endsWith('\r\n\r\nthe first of 100 bytes')).toBe(true);
+    await expect(parseResponse(bytes)).rejects.toThrow();
+    expect(await closedWithin(sockets[0] as Socket, 1_000)).toBe(true);
+    expect(await requestLine(edge, '/chat')).toMatchObject({
+      status: 403,
+      outcome: 'error',
+      error_code: 'EDGE_ORIGIN_TIMEOUT',
+    });
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(metrics.body).toContain('edge451_origin_errors_total{code="EDGE_ORIGIN_TIMEOUT"} 1');
+  });
+
+  it('a client that reads slowly is not taken for an origin that stalls', async () => {
+    // More than loopback's socket buffers hold, so that the origin's side waits for the client's.
+    const body = Buffer.alloc(32 * 1024 * 1024, 'refused. ');
+    const { origin } = await startRefusingOrigin((socket) => {
+      socket.write(head(['HTTP/1.1 403 Forbidden', `Content-Length: ${body.length}`]));
+      socket.end(body);
+    });
+    const edge = await startChatEdge(origin, {
+      timeouts: { connectMs: 2_000, headersMs: 2_000, bodyMs: 300 },
+    });
+    const { hostname, port } = new URL(edge.url);
+    const client = connect(Number(port), hostname);
+    onTestFinished(() => void client.destroy());
+    client.pause();
+    client.write(upgradeRequest());
+    await sleep(1_000);
+    const chunks: Buffer[] = [];
+    client.on('data', (chunk: Buffer) => chunks.push(chunk));
+    client.resume();
+    expect(await closedWithin(client, 10_000)).toBe(true);
+    const response = await parseResponse(Buffer.concat(chunks));
+    expect(response.status).toBe(403);
+    expect(response.body.equals(body)).toBe(true);
+    expect(await requestLine(edge, '/chat')).toMatchObject({ status: 403, outcome: 'proxied' });
+  });
 
   it('a client that leaves while a refusal is relayed takes the origin connection down', async () => {
     const { origin, sockets } = await startRefusingOrigin((socket) => {

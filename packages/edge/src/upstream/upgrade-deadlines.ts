@@ -1,8 +1,8 @@
-import type { ClientRequest } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { EdgeError } from '../errors.js';
 
-/** The part of a site's `timeouts` that applies to an upgrade: a tunnel has no body to time. */
+/** The part of a site's `timeouts` that applies to an upgrade: a tunnel has no body to time (a refusal's: below). */
 export type UpgradeTimeouts = { readonly connectMs: number; readonly headersMs: number };
 
 /**
@@ -28,6 +28,24 @@ export function limitUpgradeWait(request: ClientRequest, timeouts: UpgradeTimeou
   request.once('response', stop);
   request.once('upgrade', stop);
   request.once('close', stop);
+}
+
+/**
+ * Bounds the body of an origin's refusal (upgrade-refusal.ts) as undici's `bodyTimeout` bounds a plain
+ * response's: `bodyMs` without a byte from the origin destroys the request with EDGE_ORIGIN_TIMEOUT. The
+ * client's answer is then cut short (its status line may have gone) and the upgrade recorded as the origin
+ * timeout it is. Without it an origin that sent a refusal's head and stalled held both connections for good.
+ */
+export function limitRefusalBody(request: ClientRequest, response: IncomingMessage, bodyMs: number): void {
+  // The socket's idle timer, restarted by every byte read, as undici restarts its timer on every chunk.
+  response.setTimeout(bodyMs, () => {
+    // A body paused because the client reads slowly waits for the client, not for the origin (undici does
+    // not time a paused body either): the timer starts again with the next read.
+    if (response.complete || response.readableFlowing === false) return;
+    request.destroy(
+      new EdgeError('EDGE_ORIGIN_TIMEOUT', 'origin', `the origin's refusal sent no byte for ${bodyMs} ms`),
+    );
+  });
 }
 
 function expireAfter(request: ClientRequest, ms: number, what: string) {

@@ -7,7 +7,7 @@ import type { OpenExchanges, Reply, RequestContext } from '../lifecycle/context.
 import { originBodyFailure } from '../lifecycle/respond.js';
 import { errorReply } from '../reply/plain-reply.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
-import { limitUpgradeWait } from './upgrade-deadlines.js';
+import { limitRefusalBody, limitUpgradeWait } from './upgrade-deadlines.js';
 import { dropHttpProxyRelay, type Listener, relayRefusal } from './upgrade-refusal.js';
 
 /**
@@ -71,6 +71,7 @@ export class UpgradeProxy implements OpenExchanges {
       // recorded once it has been sent (`respond` sets the status), or with the failure that cut it.
       upstream.once('response', (response: IncomingMessage) => {
         relaying = true;
+        limitRefusalBody(upstream, response, site.config.timeouts.bodyMs);
         relayRefusal(ctx, socket, response).then(
           () => settle(undefined),
           (error: unknown) => settle(undefined, toEdgeError(error)),

@@ -65,3 +65,29 @@ export function runToEnd<T>(generator: Generator<void, T>): T {
     if (step.done === true) return step.value;
   }
 }
+
+/**
+ * Runs a generator in slices of about `sliceMs` between event-loop turns (`setImmediate`), so requests,
+ * timers and I/O are served between slices; resolves with its result, rejects with what it throws.
+ */
+export function runInSlices<T>(generator: Generator<void, T>, sliceMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const slice = () => {
+      try {
+        const deadline = performance.now() + sliceMs;
+        for (;;) {
+          const step = generator.next();
+          if (step.done === true) {
+            resolve(step.value);
+            return;
+          }
+          if (performance.now() >= deadline) break;
+        }
+        setImmediate(slice);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    setImmediate(slice);
+  });
+}

@@ -1,7 +1,6 @@
-import { type BaseSource, type BuiltBase, buildBase, runToEnd } from './base-builder.js';
-import { executeChange } from './execute-change.js';
+import { type BaseSource, type BuiltBase, buildBase, runInSlices, runToEnd } from './base-builder.js';
+import { executeChange, privateCopy } from './execute-change.js';
 import { HostIndex } from './host-index.js';
-import { HostTable } from './host-table.js';
 import type { HistoryCell, PolicyState, ValidChange } from './policy-state.js';
 
 // Compaction folds a snapshot's overlay (and the garbage of replaced or deleted orders) into a new base.
@@ -30,9 +29,17 @@ function withBase(state: PolicyState, built: BuiltBase): PolicyState {
   };
 }
 
+/**
+ * The steps of building a snapshot deciding exactly as `state`, with an empty overlay and no garbage:
+ * O(hosts), yielding every few thousand rules (base-builder.ts).
+ */
+export function* compactSteps(state: PolicyState): Generator<void, PolicyState> {
+  return withBase(state, yield* buildBase(sourcesOf(state)));
+}
+
 /** A snapshot deciding exactly as `state`, with an empty overlay and no garbage. O(hosts), synchronous. */
 export function compactState(state: PolicyState): PolicyState {
-  return withBase(state, runToEnd(buildBase(sourcesOf(state))));
+  return runToEnd(compactSteps(state));
 }
 
 /**
@@ -41,27 +48,9 @@ export function compactState(state: PolicyState): PolicyState {
  */
 export function compactStateInBackground(state: PolicyState, sliceMs = 5): Promise<PolicyState> {
   const lineage = state.lineage;
-  const generator = buildBase(sourcesOf(state));
-  const compacting = new Promise<PolicyState>((resolve, reject) => {
-    const slice = () => {
-      try {
-        const deadline = performance.now() + sliceMs;
-        for (;;) {
-          const step = generator.next();
-          if (step.done === true) {
-            const compacted = withBase(state, step.value);
-            lineage.compacted = { fromHistory: state.history, state: compacted };
-            resolve(compacted);
-            return;
-          }
-          if (performance.now() >= deadline) break;
-        }
-        setImmediate(slice);
-      } catch (error) {
-        reject(error);
-      }
-    };
-    setImmediate(slice);
+  const compacting = runInSlices(compactSteps(state), sliceMs).then((compacted) => {
+    lineage.compacted = { fromHistory: state.history, state: compacted };
+    return compacted;
   });
   lineage.compacting = compacting;
   const done = () => {
@@ -89,11 +78,8 @@ export function adoptCompactedBase(state: PolicyState): PolicyState {
     if (cell.change !== undefined) pending.push(cell.change);
   }
   if (pending.length === 0) return { ...compacted.state, additions: state.additions };
-  // A private overlay: the intermediate snapshots of the replay are never visible.
-  let replayed: PolicyState = {
-    ...compacted.state,
-    index: new HostIndex(compacted.state.index.base, new HostTable()),
-  };
+  // A private copy: the intermediate snapshots of the replay are never visible.
+  let replayed = privateCopy(compacted.state);
   for (let index = pending.length - 1; index >= 0; index--) {
     replayed = executeChange(replayed, pending[index] as ValidChange, true);
   }

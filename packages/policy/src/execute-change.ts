@@ -1,4 +1,4 @@
-import { OverlayWriter } from './host-index.js';
+import { HostIndex, OverlayWriter } from './host-index.js';
 import { EXACT, type HostRule, type MatchKind, patternOf, SUBTREE, WILDCARD } from './host-pattern.js';
 import { EffectiveOrder, type LiftState, OrderCore } from './order.js';
 import type { AdditionCell, PolicyState, ValidChange } from './policy-state.js';
@@ -12,16 +12,24 @@ type Replaced = Pick<PolicyState, 'orders' | 'slots' | 'hostCount'> &
     addition: { orderId: string | undefined; rules: readonly HostRule[] | undefined };
   };
 
+/** How a change writes: the overlay it writes names to, and whether the state's arrays may grow in place. */
+type Writes = { readonly writer: OverlayWriter; readonly inPlace: boolean };
+
 /**
  * Applies a validated change and returns the next snapshot (version + 1). Touches only the names the
  * change concerns, through an overlay on the index: a notification or lift costs O(its hosts + the
  * overlay), whatever the number of hosts compiled (DECISIONS #14). A put-order costs O(its hosts); a
  * delete-order is O(orders): the deleted order's rules stay in the base as garbage until compaction.
  * Never throws for a change `validateChange` accepted against `state`.
+ *
+ * `inPlace` is for a state made by {@link privateCopy} (or by an `inPlace` change to one) that nobody else
+ * can see, when replaying many changes: the overlay, orders, slots, notifications and lifts are then
+ * written in place instead of copied, so a change costs O(its hosts) however many came before it
+ * (copying them made N changes cost O(N²)). The state passed in must not be used afterwards.
  */
-export function executeChange(state: PolicyState, change: ValidChange, reuseOverlay = false): PolicyState {
-  const writer = new OverlayWriter(state.index, reuseOverlay);
-  const replaced = run(state, change, writer);
+export function executeChange(state: PolicyState, change: ValidChange, inPlace = false): PolicyState {
+  const writer = new OverlayWriter(state.index, inPlace);
+  const replaced = run(state, change, { writer, inPlace });
   const { addition, ...parts } = replaced;
   return {
     ...state,
@@ -33,33 +41,63 @@ export function executeChange(state: PolicyState, change: ValidChange, reuseOver
   };
 }
 
-function run(state: PolicyState, change: ValidChange, writer: OverlayWriter): Replaced {
+/**
+ * A copy of `state` that `executeChange(…, true)` may write in place: its own overlay, orders, slots,
+ * notifications and lifts; O(overlay + orders + notifications + lifts), once for any number of changes.
+ * The rest (base, order cores, lifted maps) is never written in place and stays shared.
+ */
+export function privateCopy(state: PolicyState): PolicyState {
+  return {
+    ...state,
+    index: new HostIndex(state.index.base, state.index.overlay.clone()),
+    orders: [...state.orders],
+    slots: [...state.slots],
+    notifications: [...state.notifications],
+    lifts: [...state.lifts],
+  };
+}
+
+function run(state: PolicyState, change: ValidChange, writes: Writes): Replaced {
   switch (change.type) {
     case 'put-order':
-      return putOrder(state, change.order, writer);
+      return putOrder(state, change.order, writes);
     case 'delete-order':
       return deleteOrder(state, change.orderId);
     case 'notify':
-      return notify(state, change.notification, writer);
+      return notify(state, change.notification, writes);
     case 'lift-host':
-      return liftHost(state, change.lift, writer);
+      return liftHost(state, change.lift, writes);
   }
+}
+
+/** `array` and `item` after it: `array` itself, grown, when writing in place. */
+function appended<T>(array: readonly T[], item: T, inPlace: boolean): readonly T[] {
+  if (!inPlace) return [...array, item];
+  (array as T[]).push(item);
+  return array;
 }
 
 function kindsOf(rule: HostRule): MatchKind[] {
   return rule.kind === WILDCARD ? [WILDCARD] : [EXACT, SUBTREE];
 }
 
-function replaceOrder(state: PolicyState, previous: EffectiveOrder | undefined, next: EffectiveOrder) {
-  const slots = [...state.slots];
+function replaceOrder(
+  state: PolicyState,
+  previous: EffectiveOrder | undefined,
+  next: EffectiveOrder,
+  inPlace: boolean,
+) {
+  const slots = (inPlace ? state.slots : [...state.slots]) as (EffectiveOrder | undefined)[];
   if (previous !== undefined) slots[previous.core.key] = undefined;
   slots[next.core.key] = next;
-  const orders =
-    previous === undefined ? [...state.orders, next] : state.orders.map((o) => (o === previous ? next : o));
+  if (previous === undefined) return { orders: appended(state.orders, next, inPlace), slots };
+  if (!inPlace) return { orders: state.orders.map((o) => (o === previous ? next : o)), slots };
+  const orders = state.orders as EffectiveOrder[];
+  orders[orders.indexOf(previous)] = next;
   return { orders, slots };
 }
 
-function putOrder(state: PolicyState, order: ValidatedOrder, writer: OverlayWriter): Replaced {
+function putOrder(state: PolicyState, order: ValidatedOrder, { writer, inPlace }: Writes): Replaced {
   const existing = state.orders.find((candidate) => candidate.id === order.id);
   const core = new OrderCore(state.nextKey, order);
   const notified = state.notifications.filter((notification) => notification.orderId === order.id);
@@ -81,7 +119,7 @@ function putOrder(state: PolicyState, order: ValidatedOrder, writer: OverlayWrit
     kindsOf(lift.rule).some((kind) => writer.has(lift.rule.name, core.refs[kind]));
   const lifts = state.lifts.filter((lift) => lift.orderId !== order.id || stillNamed(lift));
   const next = new EffectiveOrder(core, state.notifications, lifted, count);
-  const { orders, slots } = replaceOrder(state, existing, next);
+  const { orders, slots } = replaceOrder(state, existing, next, inPlace);
   return {
     orders,
     slots,
@@ -111,7 +149,11 @@ function deleteOrder(state: PolicyState, orderId: string): Replaced {
   };
 }
 
-function notify(state: PolicyState, notification: ValidatedNotification, writer: OverlayWriter): Replaced {
+function notify(
+  state: PolicyState,
+  notification: ValidatedNotification,
+  { writer, inPlace }: Writes,
+): Replaced {
   const order = state.orders.find((candidate) => candidate.id === notification.orderId) as EffectiveOrder;
   const { core } = order;
   const lifted = new Map(order.lifted);
@@ -128,25 +170,25 @@ function notify(state: PolicyState, notification: ValidatedNotification, writer:
     }
     add(rule.name, rule.kind);
   }
-  const notifications = [...state.notifications, notification];
+  const notifications = appended(state.notifications, notification, inPlace);
   const next = new EffectiveOrder(core, notifications, lifted, order.hostCount + added.length);
   return {
-    ...replaceOrder(state, order, next),
+    ...replaceOrder(state, order, next, inPlace),
     notifications,
     hostCount: state.hostCount + added.length,
     addition: { orderId: order.id, rules: added },
   };
 }
 
-function liftHost(state: PolicyState, lift: ValidatedLift, writer: OverlayWriter): Replaced {
+function liftHost(state: PolicyState, lift: ValidatedLift, { writer, inPlace }: Writes): Replaced {
   const order = state.orders.find((candidate) => candidate.id === lift.orderId) as EffectiveOrder;
   const { core } = order;
   const removed = kindsOf(lift.rule).filter((kind) => writer.remove(lift.rule.name, core.refs[kind]));
   const lifted = new Map(order.lifted).set(patternOf(lift.rule), { lift, removed });
   const next = new EffectiveOrder(core, state.notifications, lifted, order.hostCount - removed.length);
   return {
-    ...replaceOrder(state, order, next),
-    lifts: [...state.lifts, lift],
+    ...replaceOrder(state, order, next, inPlace),
+    lifts: appended(state.lifts, lift, inPlace),
     hostCount: state.hostCount - removed.length,
     addition: { orderId: order.id, rules: [] },
   };

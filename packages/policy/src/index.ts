@@ -11,4 +11,5 @@ export type { HostEntry, MatchKindName } from './host-pattern.js';
 export { loadPolicyFiles, type PolicyFormat, parsePolicyText } from './load.js';
 export type { Order, OrderHost } from './order.js';
 export type { ApplyOptions, Policy, PolicyStats } from './policy.js';
-export type { PolicyChange } from './validate-change.js';
+export type { ReplayOptions, SkippedChange } from './replay.js';
+export { changeShapeIssues, type PolicyChange } from './validate-change.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type ChangeClock, dateChange } from './change-dating.js';
 import { instant, keysOf, liftSchema, notificationSchema, orderId } from './document.js';
-import { PolicyValidationError } from './errors.js';
+import { type PolicyIssue, PolicyValidationError } from './errors.js';
 import {
   describeValue,
   EXACT,
@@ -16,7 +16,7 @@ import { IssueSink } from './issue-sink.js';
 import type { EffectiveOrder } from './order.js';
 import type { PolicyState, ValidChange } from './policy-state.js';
 import type { Ref } from './refs.js';
-import { validateHosts, validateOrder } from './validate-order.js';
+import { type GroupResolver, validateHosts, validateOrder } from './validate-order.js';
 
 /**
  * A change to a compiled policy, as the admin API and the state directory carry it. Every field is
@@ -56,12 +56,39 @@ export function validateChange(state: PolicyState, change: unknown, clock: Chang
   return valid;
 }
 
-function check(
-  state: PolicyState,
-  change: unknown,
-  sink: IssueSink,
-  clock: ChangeClock,
-): ValidChange | undefined {
+/**
+ * The issues of a change whatever policy it would apply to: its type, its fields and dates, the syntax of
+ * its hosts and, for a put-order, the order as a document (any country group name is taken as defined:
+ * which groups exist is the policy files' business). `validateChange` checks all of this and then the
+ * snapshot (the order named, lifts, dates against notifications). The state directory checks a stored
+ * change with this alone, to tell a damaged change from one the policy files no longer have room for.
+ */
+export function changeShapeIssues(change: unknown): readonly PolicyIssue[] {
+  const sink = new IssueSink({ value: change });
+  const type = checkType(change, sink);
+  if (type === undefined) return sink.issues;
+  const fields = change as Record<string, unknown>;
+  switch (type) {
+    case 'put-order':
+      validateOrder(fields.order, sink, ['order'], ANY_GROUP);
+      break;
+    case 'notify':
+      // Which plain names cover subdomains depends on the order; whether a host parses does not.
+      validateHosts(fields.hosts, false, sink, ['hosts']);
+      break;
+    case 'lift-host':
+      liftRule(fields, sink);
+      break;
+    case 'delete-order':
+      break;
+  }
+  return sink.issues;
+}
+
+const ANY_GROUP: GroupResolver = () => [];
+
+/** Reports a change that is not an object of a known type, or whose fields do not fit its type. */
+function checkType(change: unknown, sink: IssueSink): ChangeType | undefined {
   const type = (change as { type?: unknown } | null)?.type;
   if (typeof change !== 'object' || change === null || !Object.hasOwn(SCHEMAS, String(type))) {
     const expected = Object.keys(SCHEMAS)
@@ -73,10 +100,32 @@ function check(
   const schema = SCHEMAS[type as ChangeType];
   const parsed = schema.safeParse(change, { reportInput: true });
   if (!parsed.success) sink.addZod(parsed.error.issues, [], keysOf(schema));
+  return type as ChangeType;
+}
+
+/** The rule a lift names, reporting a host that is no pattern; undefined when `host` is no string. */
+function liftRule(fields: Record<string, unknown>, sink: IssueSink): HostRule | undefined {
+  const parsed = typeof fields.host === 'string' ? parseHostPattern(fields.host, false) : undefined;
+  if (parsed === undefined) return undefined; // the schema reported it
+  if ('message' in parsed) {
+    sink.add(['host'], parsed.message);
+    return undefined;
+  }
+  return parsed;
+}
+
+function check(
+  state: PolicyState,
+  change: unknown,
+  sink: IssueSink,
+  clock: ChangeClock,
+): ValidChange | undefined {
+  const type = checkType(change, sink);
+  if (type === undefined) return undefined;
   const fields = change as Record<string, unknown>;
   // Omitted, `at` is now; notify and lift-host move it just past a record it must follow (below).
   const at = typeof fields.at === 'string' ? fields.at : undefined;
-  switch (type as ChangeType) {
+  switch (type) {
     case 'put-order': {
       const order = validateOrder(fields.order, sink, ['order'], state.groups.resolve);
       return order === undefined ? undefined : { type: 'put-order', order };
@@ -137,11 +186,9 @@ function checkLift(
   clock: ChangeClock,
   sink: IssueSink,
 ): ValidChange | undefined {
-  const parsedRule = typeof fields.host === 'string' ? parseHostPattern(fields.host, false) : undefined;
-  if (parsedRule !== undefined && 'message' in parsedRule) sink.add(['host'], parsedRule.message);
+  const rule = liftRule(fields, sink);
   const order = findOrder(state, fields.orderId, sink);
-  if (order === undefined || parsedRule === undefined || 'message' in parsedRule) return undefined;
-  const rule: HostRule = parsedRule;
+  if (order === undefined || rule === undefined) return undefined;
   const pattern = patternOf(rule);
   const lifted = order.lifted.get(pattern);
   if (lifted !== undefined) {

@@ -9,6 +9,7 @@ export type EdgeErrorCode =
   | 'EDGE_ORIGIN_PROTOCOL'
   | 'EDGE_CLIENT_ABORTED'
   | 'EDGE_BAD_REQUEST'
+  | 'EDGE_AUDIT_LOG_REFUSED'
   | 'EDGE_INTERNAL';
 
 /**

@@ -103,6 +103,12 @@ function errorResponse(error: unknown, logger: Logger): AdminResponse {
     });
   }
   logger.error({ err: error }, 'admin request failed');
+  // The state directory's reason is the operator's to act on (a full disk, a rotated log): said, not hidden.
+  if (error instanceof EdgeError && error.code === 'EDGE_AUDIT_LOG_REFUSED') {
+    return json(500, {
+      error: `policy change refused; the previous policy stays in force: ${error.message}`,
+    });
+  }
   return json(500, { error: 'internal error' });
 }
 

@@ -1,8 +1,19 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  copyFile,
+  type FileHandle,
+  mkdtemp,
+  open,
+  readFile,
+  rename,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicyChange } from '@edge451/policy';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../config/config-error.js';
 import { AuditLog } from './audit-log.js';
 
@@ -134,5 +145,194 @@ describe('in-force records', () => {
       first,
     ]);
     expect((await openError(early)).issues[0]).toMatchObject({ line: 1 });
+  });
+});
+
+describe('entries number 1, 2, 3… in file order', () => {
+  const record = (seq: number) => ({ kind: 'in-force', seq, version: seq + 1, at: '2026-11-30T10:00:01Z' });
+
+  it('a gap, a log that starts late, or a repeated entry stops start-up at the line that breaks it', async () => {
+    const [a, b, c] = ['a.example', 'b.example', 'c.example'].map((host, index) => ({
+      seq: index + 1,
+      ...entry(host, index + 1),
+    }));
+    const cases: Array<[unknown[], number, string]> = [
+      [
+        [a, c],
+        2,
+        'expected the entry with seq 2 (entries number 1, 2, 3… in file order), found seq 3: entry 2 is missing',
+      ],
+      [[c], 1, 'found seq 3: entries 1 to 2 are missing'],
+      [[a, record(1), b, a], 4, 'found seq 1: this entry repeats an earlier seq'],
+      [[b, a], 1, 'expected the entry with seq 1'],
+    ];
+    for (const [lines, line, message] of cases) {
+      const dir = await folderWith(lines);
+      expect((await openError(dir)).issues).toEqual([
+        { file: join(dir, 'audit.jsonl'), line, path: 'seq', message: expect.stringContaining(message) },
+      ]);
+    }
+  });
+
+  it('a second in-force record for one entry is refused as damage', async () => {
+    const dir = await folderWith([{ seq: 1, ...entry('a.example', 1) }, record(1), record(1)]);
+    expect((await openError(dir)).issues).toEqual([
+      expect.objectContaining({ line: 3, message: expect.stringContaining('found a second one') }),
+    ]);
+  });
+});
+
+describe('stored changes are checked when the log is opened', () => {
+  it('a damaged change stops start-up naming the line and the field, with how to repair it', async () => {
+    const damaged: Array<[Record<string, unknown>, string, string]> = [
+      [
+        { ...entry('a.example', 1), change: { ...notify('a.example'), type: 'notifx' } },
+        'change.type',
+        'found "notifx"',
+      ],
+      [
+        { ...entry('a.example', 1), change: { ...notify('a.example'), hosts: ['a..example'] } },
+        'change.hosts[0]',
+        '',
+      ],
+      [{ ...entry('a.example', 1), change: { ...notify('a.example'), at: 'now' } }, 'change.at', ''],
+      [
+        { ...entry('a.example', 1), action: 'lift-host' },
+        'action',
+        'expected "notify", the type of the stored change',
+      ],
+      [{ ...entry('a.example', 1), change: undefined }, 'action', 'for an entry without a change'],
+    ];
+    for (const [line, path, message] of damaged) {
+      const dir = await folderWith([
+        { seq: 1, ...entry('z.example', 1) },
+        { seq: 2, ...line },
+      ]);
+      expect((await openError(dir)).issues).toEqual([
+        {
+          file: join(dir, 'audit.jsonl'),
+          line: 2,
+          path,
+          message: expect.stringMatching(
+            new RegExp(`${message.replace(/[.()[\]]/g, '\\$&')}.*Repairing the state directory`),
+          ),
+        },
+      ]);
+    }
+  });
+
+  it('a well-formed change for an order the files may no longer have loads (replay decides), and so do reload entries', async () => {
+    const gone = { ...notify('a.example'), orderId: 'removed-from-the-files' };
+    const dir = await folderWith([
+      { seq: 1, ...entry('a.example', 1), change: gone },
+      {
+        seq: 2,
+        at: '2026-11-30T10:00:00.000Z',
+        actor: 'signal',
+        action: 'reload',
+        versionBefore: 2,
+        versionAfter: 3,
+      },
+    ]);
+    expect((await AuditLog.open(dir)).changes()).toEqual([gone]);
+  });
+});
+
+describe('appending', () => {
+  // FileHandle's class, to make one write or truncate fail as a full disk or a failing device does.
+  async function fileHandlePrototype(dir: string) {
+    const handle = await open(join(dir, 'probe'), 'w');
+    await handle.close();
+    return Object.getPrototypeOf(handle) as FileHandle;
+  }
+  const diskFull = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+
+  it('an append that fails part-way is cut back off: the next one starts its own line and the log reopens', async () => {
+    const dir = await folderWith();
+    const log = await AuditLog.open(dir);
+    await log.append(entry('a.example', 1));
+    const file = join(dir, 'audit.jsonl');
+    const size = (await stat(file)).size;
+    const spy = vi.spyOn(await fileHandlePrototype(dir), 'appendFile').mockImplementationOnce(async function (
+      this: FileHandle,
+      data,
+    ) {
+      await this.write((data as Buffer).subarray(0, 20)); // what fitted on the disk
+      throw diskFull();
+    });
+    try {
+      await expect(log.append(entry('b.example', 2))).rejects.toMatchObject({
+        code: 'EDGE_AUDIT_LOG_REFUSED',
+        message: expect.stringContaining('could not be stored'),
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await stat(file)).size).toBe(size);
+    expect((await log.append(entry('c.example', 2))).seq).toBe(2);
+    expect((await AuditLog.open(dir)).changes()).toEqual([notify('a.example'), notify('c.example')]);
+  });
+
+  it('when the cut-back fails too, every later append is refused: nothing is written after a torn line', async () => {
+    const dir = await folderWith();
+    const log = await AuditLog.open(dir);
+    await log.append(entry('a.example', 1));
+    const prototype = await fileHandlePrototype(dir);
+    const write = vi.spyOn(prototype, 'appendFile').mockImplementationOnce(async function (
+      this: FileHandle,
+      data,
+    ) {
+      await this.write((data as Buffer).subarray(0, 20));
+      throw diskFull();
+    });
+    const truncate = vi.spyOn(prototype, 'truncate').mockRejectedValueOnce(diskFull());
+    try {
+      await expect(log.append(entry('b.example', 2))).rejects.toThrow(/could not be cut back/);
+    } finally {
+      write.mockRestore();
+      truncate.mockRestore();
+    }
+    await expect(log.append(entry('c.example', 2))).rejects.toThrow(/could not be cut back/);
+    await expect(log.appendInForce(1, 2, Date.now())).rejects.toThrow(/could not be cut back/);
+    await log.close();
+    // A restart cuts off the torn bytes, as after a crash mid-append.
+    const reopened = await AuditLog.open(dir);
+    expect(reopened.droppedTailBytes).toBe(20);
+    expect(reopened.changes()).toEqual([notify('a.example')]);
+  });
+
+  it('a log moved, replaced or written to by something else is not appended to; put back, it is', async () => {
+    const dir = await folderWith();
+    const log = await AuditLog.open(dir);
+    await log.append(entry('a.example', 1));
+    const file = join(dir, 'audit.jsonl');
+    const refused = (pattern: RegExp) =>
+      expect(log.append(entry('b.example', 2))).rejects.toMatchObject({
+        code: 'EDGE_AUDIT_LOG_REFUSED',
+        message: expect.stringMatching(pattern),
+      });
+
+    const original = await readFile(file);
+    await rename(file, `${file}.1`); // rotated away
+    await refused(/is no longer the file this node opened/);
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+    await copyFile(`${file}.1`, file); // replaced by a copy: same bytes, another file
+    await refused(/is no longer the file this node opened/);
+    await rename(`${file}.1`, file); // the original back in place
+    await appendFile(file, '{"seq":2}\n'); // …and written to by someone else
+    await refused(/is \d+ bytes where this node left \d+/);
+    await truncate(file, (await stat(file)).size - 15); // …or cut
+    await refused(/is \d+ bytes where this node left \d+/);
+
+    await writeFile(file, original); // repaired in place: the same file, as the node left it
+    expect((await log.append(entry('b.example', 2))).seq).toBe(2);
+    expect((await AuditLog.open(dir)).changes()).toEqual([notify('a.example'), notify('b.example')]);
+  });
+
+  it('a log opened read-only (edge451 decide) refuses to append and leaves no file behind', async () => {
+    const dir = join(await folderWith(), 'state');
+    const log = await AuditLog.open(dir, { readOnly: true });
+    await expect(log.append(entry('a.example', 1))).rejects.toThrow(/read-only/);
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
   });
 });

@@ -1,4 +1,4 @@
-import type { PolicyChange } from '@edge451/policy';
+import { changeShapeIssues, type PolicyChange } from '@edge451/policy';
 import { z } from 'zod';
 
 /**
@@ -30,7 +30,7 @@ export type InForceRecord = { kind: 'in-force'; seq: number; version: number; at
 /** An entry as the admin API shows it: with its in-force instant, null while (or if never) proven. */
 export type AuditView = AuditEntry & { inForceAt: string | null };
 
-// What replay needs of an entry; the change itself is checked by the policy when it is replayed.
+// What replay needs of an entry; the stored change is checked by storedChangeIssues.
 const entrySchema = z.object({
   seq: z.number().int().positive(),
   at: z.string(),
@@ -64,4 +64,40 @@ export function parseAuditLine(line: string): AuditLine | undefined {
     return inForceSchema.safeParse(value).success ? { inForce: value as InForceRecord } : undefined;
   }
   return entrySchema.safeParse(value).success ? { entry: value as AuditEntry } : undefined;
+}
+
+/** Entries that carry no change: a SIGHUP's reload, and a start (kept for logs that hold one). */
+const ACTIONS_WITHOUT_CHANGE: readonly string[] = ['reload', 'start'];
+
+/**
+ * What is wrong with an entry's stored change as it stands, whatever the policy files say (paths from the
+ * entry: `change.hosts[0]`). A damaged change (a flipped byte that still parses) must not be mistaken at
+ * replay for a change the files no longer have room for, which is skipped: that would undo a block with a
+ * warning only. The shape is the policy's own rule (`changeShapeIssues`), and the entry's `action` must
+ * name the change's type.
+ */
+export function storedChangeIssues(entry: AuditEntry): { path: string; message: string }[] {
+  const change = entry.change as unknown;
+  if (change === undefined) {
+    return ACTIONS_WITHOUT_CHANGE.includes(entry.action)
+      ? []
+      : [
+          {
+            path: 'action',
+            message: `expected ${ACTIONS_WITHOUT_CHANGE.map((action) => JSON.stringify(action)).join(' or ')} for an entry without a change, found ${JSON.stringify(entry.action)}`,
+          },
+        ];
+  }
+  const issues = changeShapeIssues(change).map((issue) => ({
+    path: issue.path === '' ? 'change' : `change.${issue.path}`,
+    message: issue.message,
+  }));
+  const type = (change as { type?: unknown }).type;
+  if (issues.length === 0 && entry.action !== type) {
+    issues.push({
+      path: 'action',
+      message: `expected ${JSON.stringify(type)}, the type of the stored change, found ${JSON.stringify(entry.action)}`,
+    });
+  }
+  return issues;
 }

@@ -6,7 +6,7 @@ import type { EdgeConfig } from '../config/load-config.js';
 import { createMetrics, createPrimaryMetrics } from '../observe/metrics.js';
 import { TrafficWorkers } from './cluster-workers.js';
 import type { EdgeNode } from './edge-node.js';
-import { openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
+import { closeControlPlane, openControlPlane, startAdmin, warnAboutRestartOnlyChanges } from './edge-node.js';
 import { urlOf } from './listen.js';
 
 /**
@@ -43,7 +43,7 @@ export async function startClusterPrimary(
   } catch (error) {
     workers.kill();
     admin.close();
-    control.locator.close();
+    await closeControlPlane(control);
     throw error;
   }
   workers.serving();
@@ -70,7 +70,7 @@ export async function startClusterPrimary(
       await workers.stop();
       admin.closeAllConnections();
       await new Promise((resolve) => admin.close(resolve));
-      control.locator.close();
+      await closeControlPlane(control);
     },
   };
 }

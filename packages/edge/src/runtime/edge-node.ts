@@ -13,6 +13,7 @@ import { createEdgeCache, purgeWhenBlocked } from './cache-purging.js';
 import { type EnforcementWatch, inThisProcess } from './in-force.js';
 import { listen, urlOf } from './listen.js';
 import { PolicyState } from './policy-state.js';
+import { lockStateDir, type StateLock } from './state-lock.js';
 import { startTrafficServer } from './traffic-server.js';
 
 export type EdgeNode = {
@@ -53,7 +54,7 @@ export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise
   } catch (error) {
     rechecks.close();
     admin.close();
-    locator.close();
+    await closeControlPlane(control);
     throw error;
   }
   let current = config;
@@ -78,7 +79,7 @@ export async function startEdgeNode(config: EdgeConfig, logger: Logger): Promise
       rechecks.close();
       admin.closeAllConnections();
       await new Promise((resolve) => admin.close(resolve));
-      locator.close();
+      await closeControlPlane(control);
     },
   };
 }
@@ -94,8 +95,12 @@ export async function openControlPlane(
   enforcement: EnforcementWatch = inThisProcess,
 ) {
   const locator = await openGeo(config, logger, metrics);
+  let lock: StateLock | undefined;
+  let audit: AuditLog | undefined;
   try {
-    const audit = await AuditLog.open(config.state.dir);
+    // Before the log is read: another node's append in progress would look like a torn line to cut off.
+    lock = await lockStateDir(config.state.dir, logger);
+    audit = await AuditLog.open(config.state.dir);
     if (audit.droppedTailBytes > 0) {
       logger.warn(
         { file: join(audit.dir, 'audit.jsonl'), bytes: audit.droppedTailBytes },
@@ -105,11 +110,24 @@ export async function openControlPlane(
     const policy = await PolicyState.load(config.policy, audit, logger, enforcement);
     metrics.policyVersion.set(policy.current().version);
     policy.onChange((after) => metrics.policyVersion.set(after.version));
-    return { locator, audit, policy };
+    return { locator, audit, policy, lock };
   } catch (error) {
     locator.close();
+    await audit?.close();
+    await lock?.release();
     throw error;
   }
+}
+
+/** Closes what `openControlPlane` opened; the state directory's lock last, once the log is closed. */
+export async function closeControlPlane(control: {
+  locator: CountryLocator;
+  audit: AuditLog;
+  lock: StateLock;
+}): Promise<void> {
+  control.locator.close();
+  await control.audit.close();
+  await control.lock.release();
 }
 
 /** The control plane plus how to purge the cache(s) it fronts; `purge` is undefined when the cache is off. */

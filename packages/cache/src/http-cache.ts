@@ -79,6 +79,8 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
       return forwardOnStoreError(context, signal());
     }
     const found = lookupStored(entries, policyRequest, cache.policyOf);
+    // Only the variant this request uses counts as used: the others a lookup looked at keep aging.
+    if ('found' in found) store.used(key, found.found.entry.variant);
     switch (found.kind) {
       case 'fresh':
         return replyFromStored(context, found.found, 'hit', { hit: true });

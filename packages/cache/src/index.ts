@@ -4,7 +4,12 @@ export { Cancellation, type CancelSignal } from './cancellation.js';
 export { CacheError, type CacheErrorCode } from './errors.js';
 export { createHttpCache, type HttpCacheOptions } from './http-cache.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
-export type { CacheStore, StoredResponse, StoreSelector } from './stores/store.js';
+export {
+  type CacheStore,
+  DEFAULT_MAX_VARIANTS_PER_KEY,
+  type StoredResponse,
+  type StoreSelector,
+} from './stores/store.js';
 export type {
   CacheOutcome,
   CacheReply,

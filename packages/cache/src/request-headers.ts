@@ -1,3 +1,4 @@
+import { withLinearListWhitespace } from './list-whitespace.js';
 import type { PolicyRequest } from './policy.js';
 import type { HeaderMap } from './types.js';
 
@@ -159,7 +160,9 @@ export function storedRequestHeaders(
 
 /**
  * Response headers as http-cache-semantics expects them: single strings, except `set-cookie` which stays
- * a list so it survives storage unchanged, and Cache-Control with its directive names in lower case.
+ * a list so it survives storage unchanged, Cache-Control with its directive names in lower case, and the
+ * lists the library splits quadratically with their whitespace runs collapsed (list-whitespace.ts). The
+ * one place response headers reach the library: fills and 304s both come through here.
  */
 export function policyResponseHeaders(headers: HeaderMap): Record<string, string | string[]> {
   const result: Record<string, string | string[]> = {};
@@ -169,7 +172,7 @@ export function policyResponseHeaders(headers: HeaderMap): Record<string, string
     if (name === 'set-cookie') result[name] = value;
     else if (name === 'cache-control')
       result[name] = lowerCaseDirectiveNames(headerValue(headers, name) ?? '');
-    else result[name] = Array.isArray(value) ? value.join(', ') : value;
+    else result[name] = withLinearListWhitespace(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return result;
 }

@@ -102,4 +102,28 @@ describe('teeBody', () => {
     expect(await teed.collected).toBe('fill-limit');
     expect(budget.bytesInUse).toBe(800);
   });
+
+  test('bytes still queued for a client that has not read them stay in the fill budget until its stream closes, stored or not', async () => {
+    // Stored whole, or abandoned as too large after 1,000 bytes (the rest streamed with backpressure).
+    for (const [maxEntryBytes, held] of [
+      [10_000, 2000],
+      [1000, 1000],
+    ]) {
+      const budget = createFillBudget(10_000);
+      const teed = teeBody(countingSource(4, 500), options({ budget, maxEntryBytes }));
+      await teed.collected;
+      expect(budget.bytesInUse).toBe(held);
+      await teed.clientBody?.toArray();
+      expect(budget.bytesInUse).toBe(0);
+    }
+  });
+
+  test('a client that has read everything leaves nothing held once the body is stored', async () => {
+    const budget = createFillBudget(10_000);
+    const teed = teeBody(countingSource(4, 500), options({ budget, maxEntryBytes: 10_000 }));
+    const read = teed.clientBody?.toArray();
+    await read;
+    expect(((await teed.collected) as Buffer).length).toBe(2000);
+    expect(budget.bytesInUse).toBe(0);
+  });
 });

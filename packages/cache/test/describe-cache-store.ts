@@ -8,10 +8,13 @@ export interface CacheStoreFixture {
   maxEntryBytes: number;
   /** Epoch-ms clock the store must use for expiry; the suite moves it. */
   clock: () => number;
+  /** Variants the store must keep per key at most. */
+  maxVariantsPerKey: number;
 }
 
 const MAX_BYTES = 200_000;
 const MAX_ENTRY_BYTES = 20_000;
+const MAX_VARIANTS_PER_KEY = 4;
 
 /** A stored response as the cache would build it (a real http-cache-semantics policy). */
 export function storedResponse(
@@ -53,7 +56,12 @@ export function describeCacheStore(
 
     beforeEach(async () => {
       now = Date.now();
-      store = await factory({ maxBytes: MAX_BYTES, maxEntryBytes: MAX_ENTRY_BYTES, clock: () => now });
+      store = await factory({
+        maxBytes: MAX_BYTES,
+        maxEntryBytes: MAX_ENTRY_BYTES,
+        clock: () => now,
+        maxVariantsPerKey: MAX_VARIANTS_PER_KEY,
+      });
     });
 
     test('an unknown key has no entries', async () => {
@@ -83,6 +91,29 @@ export function describeCacheStore(
       expect(variants.map((found) => found.variant).sort()).toEqual(['en', 'fr']);
       expect(variants.find((found) => found.variant === 'fr')?.body.toString()).toBe('new fr');
       expect(store.stats.entries).toBe(2);
+    });
+
+    test('a key keeps maxVariantsPerKey variants, the least recently set or used going first', async () => {
+      for (const variant of ['v0', 'v1', 'v2', 'v3']) await store.set(entry({ key: 'k', variant }));
+      await store.set(entry({ key: 'other' }));
+      store.used('k', 'v0');
+      await store.set(entry({ key: 'k', variant: 'v2' })); // replaced: used too
+      await store.set(entry({ key: 'k', variant: 'v4' }));
+      const variantsOf = async (key: string) => (await store.get(key)).map((found) => found.variant).sort();
+      expect(await variantsOf('k')).toEqual(['v0', 'v2', 'v3', 'v4']);
+      await store.set(entry({ key: 'k', variant: 'v5' }));
+      expect(await variantsOf('k')).toEqual(['v0', 'v2', 'v4', 'v5']);
+      expect(await variantsOf('other')).toEqual(['']);
+      expect(store.stats.entries).toBe(5);
+      expect(await store.delete({ kind: 'key', key: 'k' })).toBe(4);
+    });
+
+    test('using a key or variant that is not stored changes nothing', async () => {
+      await store.set(entry({ key: 'k', variant: 'a' }));
+      store.used('k', 'b');
+      store.used('nothing', 'a');
+      expect((await store.get('k')).map((found) => found.variant)).toEqual(['a']);
+      expect(store.stats.entries).toBe(1);
     });
 
     test('an expired entry is never returned', async () => {

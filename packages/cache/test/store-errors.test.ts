@@ -9,6 +9,7 @@ function failingStore(failing: { get?: boolean; set?: boolean; delete?: boolean 
   const down = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
   return {
     get: (key) => (failing.get ? down() : store.get(key)),
+    used: (key, variant) => store.used(key, variant),
     set: (entry) => (failing.set ? down() : store.set(entry)),
     delete: (selector) => (failing.delete ? down() : store.delete(selector)),
     get stats() {

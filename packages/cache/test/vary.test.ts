@@ -1,4 +1,4 @@
-import { createHttpCache } from '@edge451/cache';
+import { createHttpCache, createMemoryStore } from '@edge451/cache';
 import { describe, expect, test } from 'vitest';
 import { cacheRequest, fetchThrough, manualClock } from './support/client.js';
 import { startOrigin } from './support/origin.js';
@@ -92,5 +92,30 @@ describe('Vary', () => {
       (await fetchThrough(cache, origin, cacheRequest('/r', { 'x-forwarded-proto': 'https' }))).status,
     ).toBe(200);
     expect(origin.count()).toBe(2);
+  });
+
+  test('past maxVariantsPerKey, the variant least recently served goes; each request still gets its own variant', async () => {
+    const origin = await startOrigin((request, response) => {
+      response
+        .writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' })
+        .end(`lang=${request.headers['accept-language']}`);
+    });
+    const store = createMemoryStore({ maxBytes: 1_000_000, maxEntryBytes: 100_000, maxVariantsPerKey: 3 });
+    const cache = createHttpCache({ store });
+    const get = (language: string) =>
+      fetchThrough(cache, origin, cacheRequest('/langs', { 'accept-language': language }));
+    for (const language of ['fr', 'en', 'de']) await (await get(language)).storing;
+    expect(await get('fr')).toMatchObject({ outcome: 'hit', text: 'lang=fr' }); // en is now the oldest used
+    await (await get('es')).storing;
+    expect(cache.stats.entries).toBe(3);
+    for (const language of ['fr', 'de', 'es']) {
+      expect(await get(language)).toMatchObject({ outcome: 'hit', text: `lang=${language}` });
+    }
+    const en = await get('en');
+    expect(en).toMatchObject({ outcome: 'miss', text: 'lang=en' });
+    expect(en.cacheStatus).toBe('edge451; fwd=vary-miss; fwd-status=200; stored; ttl=60');
+    await en.storing;
+    expect(cache.stats.entries).toBe(3);
+    expect(origin.count()).toBe(5);
   });
 });

@@ -1,6 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import { CacheError } from '../errors.js';
-import type { CacheStore, StoredResponse, StoreSelector } from './store.js';
+import {
+  type CacheStore,
+  DEFAULT_MAX_VARIANTS_PER_KEY,
+  type StoredResponse,
+  type StoreSelector,
+} from './store.js';
 
 /** Options of `createMemoryStore`. */
 export interface MemoryStoreOptions {
@@ -10,6 +15,8 @@ export interface MemoryStoreOptions {
   maxEntryBytes: number;
   /** Epoch-ms clock used to drop expired entries; default `Date.now`. */
   clock?: () => number;
+  /** Variants kept per key, the least recently used going first; default `DEFAULT_MAX_VARIANTS_PER_KEY` (200). */
+  maxVariantsPerKey?: number;
 }
 
 /** Bytes charged per entry on top of body and headers: the object, index slots, LRU bookkeeping. */
@@ -18,11 +25,13 @@ const ENTRY_OVERHEAD_BYTES = 512;
 /**
  * The memory tier: least-recently-used entries go first once `maxBytes` is reached (lru-cache with
  * `maxSize` and a size per entry), with indexes by key, host and surrogate key kept in step through
- * lru-cache's dispose callback, so purges never scan the whole cache. Expired entries are dropped when
+ * lru-cache's dispose callback, so purges never scan the whole cache. A key keeps at most
+ * `maxVariantsPerKey` variants, its least recently used going first. Expired entries are dropped when
  * read and otherwise age out through the LRU. Throws `CACHE_OPTIONS_INVALID` on bad sizes.
  */
 export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
   const { maxBytes, maxEntryBytes, clock = Date.now } = options;
+  const maxVariantsPerKey = options.maxVariantsPerKey ?? DEFAULT_MAX_VARIANTS_PER_KEY;
   if (!isPositiveInteger(maxBytes) || !isPositiveInteger(maxEntryBytes) || maxEntryBytes > maxBytes) {
     throw new CacheError(
       'CACHE_OPTIONS_INVALID',
@@ -30,6 +39,15 @@ export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
       'internal',
     );
   }
+  if (!isPositiveInteger(maxVariantsPerKey)) {
+    throw new CacheError(
+      'CACHE_OPTIONS_INVALID',
+      `memory store needs an integer maxVariantsPerKey > 0, got ${maxVariantsPerKey}`,
+      'internal',
+    );
+  }
+  // A key's entry ids in the order of their last use (set or `used`): the first is the one evicted when
+  // the key has too many variants (a Set keeps insertion order; a use deletes and re-adds).
   const byKey = new Map<string, Set<string>>();
   const byHost = new Map<string, Set<string>>();
   const bySurrogateKey = new Map<string, Set<string>>();
@@ -73,9 +91,12 @@ export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
       if (ids === undefined) return [];
       const now = clock();
       const found: StoredResponse[] = [];
+      // A key's only variant is the one any hit serves: counted as used here, so `used` has nothing to do
+      // on the common path. With several, only the one served is (`used`).
+      const single = ids.size === 1;
       // Deleting from a Set while iterating it is well defined: expired ids simply drop out.
       for (const id of ids) {
-        const entry = entries.get(id);
+        const entry = single ? entries.get(id) : entries.peek(id);
         if (entry === undefined) continue;
         if (entry.expiresAt <= now) entries.delete(id);
         else found.push(entry);
@@ -83,14 +104,30 @@ export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
       return found;
     },
 
+    used(key, variant) {
+      const ids = byKey.get(key);
+      if (ids === undefined || ids.size < 2) return;
+      const id = entryId(key, variant);
+      if (!ids.delete(id)) return;
+      ids.add(id);
+      entries.get(id);
+    },
+
     async set(entry) {
       const id = entryId(entry.key, entry.variant);
       entries.set(id, entry);
       if (entries.peek(id) !== entry) return false;
-      // After set: replacing an entry disposes (unindexes) the old one under the same id first.
+      // After set: replacing an entry disposes (unindexes) the old one under the same id first, so the id
+      // goes to the end of its key's order as the most recently used.
       addToIndex(byKey, entry.key, id);
       addToIndex(byHost, entry.host, id);
       for (const surrogateKey of entry.surrogateKeys) addToIndex(bySurrogateKey, surrogateKey, id);
+      // The key's least recently used variants come first; disposal removes each from the Set.
+      const variants = byKey.get(entry.key) ?? new Set<string>();
+      for (const oldest of variants) {
+        if (variants.size <= maxVariantsPerKey) break;
+        if (!entries.delete(oldest)) variants.delete(oldest);
+      }
       return true;
     },
 

@@ -6,7 +6,7 @@ import { connect as connectTls } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { clientIps } from './support/blocking-order.js';
-import { until } from './support/cluster.js';
+import { sampleValue, until } from './support/cluster.js';
 import { startEdge, testConfig } from './support/edge.js';
 import { statusOf } from './support/http.js';
 import { startOrigin, type TestOrigin } from './support/origin.js';
@@ -87,6 +87,11 @@ async function trickle(
   })();
   const { raw, closedAt } = await watching;
   return { raw, closedAfterMs: closedAt === undefined ? undefined : closedAt - startedAt };
+}
+
+async function sendTimeoutsOf(adminUrl: string): Promise<number | undefined> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return sampleValue(text, 'edge451_client_send_timeouts_total');
 }
 
 /** Everything read until the edge closes the connection (and when), or `waitMs` passes; then destroys it. */
@@ -196,6 +201,113 @@ describe('clientTimeouts: headersMs 500, requestMs 1500, keepAliveMs 1000', () =
       expect(idleMs).toBeLessThan(short.keepAliveMs + 2_000);
     },
   );
+});
+
+describe('clientTimeouts.sendMs 1000: clients that stop taking what the edge sends', () => {
+  const sendMs = { ...short, keepAliveMs: 10_000, sendMs: 1_000 };
+  const MiB = 1024 * 1024;
+
+  /** Streams `size` bytes with backpressure; says when the edge closed the origin request. */
+  function streamingOrigin(size: number, cacheControl = 'no-store') {
+    const closed: string[] = [];
+    return startOrigin((req, res) => {
+      res.on('close', () => closed.push(req.url ?? ''));
+      res.writeHead(200, { 'content-length': String(size), 'cache-control': cacheControl });
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      let written = 0;
+      const pump = () => {
+        while (written < size) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    }).then((origin) => ({ origin, closed }));
+  }
+
+  it.each(kinds)(
+    'on a %s listener, a client that reads the first bytes of a 256 MiB no-store response and then nothing is cut within 1-2 s of stalling (3.5 s allowed), and the origin request is aborted',
+    async (kind) => {
+      const { origin, closed } = await streamingOrigin(256 * MiB);
+      const { edge, open } = await edgeWith(kind, origin, sendMs);
+      const socket = await open();
+      socket.write(`${headTo('/big')}\r\n`);
+      await once(socket, 'data');
+      socket.pause();
+      const pausedAt = Date.now();
+      // A paused client sees nothing of the cut; the origin does.
+      await until(() => closed.includes('/big'), 'the origin request was aborted', 8_000);
+      expect(Date.now() - pausedAt).toBeLessThan(3_500);
+      expect(await sendTimeoutsOf(edge.adminUrl)).toBe(1);
+      const { closedAt } = await watch(socket.resume(), 3_000);
+      expect(closedAt).toBeDefined();
+    },
+  );
+
+  it('a client that never reads a cached 7 MiB hit (written whole with res.end) is cut, freeing what the socket held', async () => {
+    const { origin } = await streamingOrigin(7 * MiB, 'max-age=600');
+    const edge = await startEdge(testConfig({ sites: sitesFor(origin), clientTimeouts: sendMs }));
+    const { port } = new URL(edge.url);
+    const warm = connect(Number(port), '127.0.0.1');
+    warm.on('error', () => undefined);
+    warm.write(`${headTo('/hit')}Connection: close\r\n\r\n`);
+    expect((await watch(warm, 8_000)).closedAt).toBeDefined();
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`${headTo('/hit')}\r\n`);
+    await once(socket, 'data');
+    socket.pause();
+    const pausedAt = Date.now();
+    await until(async () => (await sendTimeoutsOf(edge.adminUrl)) === 1, 'the hit was cut', 8_000);
+    expect(Date.now() - pausedAt).toBeLessThan(3_500);
+    expect(origin.requests).toHaveLength(1);
+    const { closedAt } = await watch(socket.resume(), 3_000);
+    expect(closedAt).toBeDefined();
+  });
+
+  it('a client that reads slowly (pausing 700 ms, then reading 20 ms, over and over) gets all of 64 MiB', async () => {
+    const size = 64 * MiB;
+    const { origin } = await streamingOrigin(size);
+    const { edge, open } = await edgeWith('plain', origin, sendMs);
+    const socket = await open();
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    socket.write(`${headTo('/slow')}Connection: close\r\n\r\n`);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    let done = false;
+    void closed.then(() => {
+      done = true;
+    });
+    const startedAt = Date.now();
+    while (!done && Date.now() - startedAt < 60_000) {
+      socket.pause();
+      await sleep(700);
+      socket.resume();
+      await sleep(20);
+    }
+    await closed;
+    expect(await sendTimeoutsOf(edge.adminUrl)).toBe(0);
+    expect(received).toBeGreaterThan(size);
+    // It did stall the edge's writes, or the test would prove nothing.
+    expect(Date.now() - startedAt).toBeGreaterThan(2_000);
+  }, 90_000);
+
+  it('a response whose origin is silent for 2.5 s mid-body (bodyMs 30 s) is not cut: the client was taking everything', async () => {
+    const origin = await startOrigin((_req, res) => {
+      res.writeHead(200, { 'content-length': '8', 'cache-control': 'no-store' });
+      res.write('1234');
+      setTimeout(() => res.end('5678'), 2_500);
+    });
+    const { open } = await edgeWith('plain', origin, sendMs);
+    const socket = await open();
+    socket.write(`${headTo('/quiet')}Connection: close\r\n\r\n`);
+    const { raw, closedAt } = await watch(socket, 8_000);
+    expect(closedAt).toBeDefined();
+    expect(raw.endsWith('\r\n\r\n12345678')).toBe(true);
+  });
 });
 
 describe('clientTimeouts and SIGHUP', () => {

@@ -8,6 +8,7 @@ export type EdgeErrorCode =
   | 'EDGE_ORIGIN_TIMEOUT'
   | 'EDGE_ORIGIN_PROTOCOL'
   | 'EDGE_CLIENT_ABORTED'
+  | 'EDGE_CLIENT_SEND_TIMEOUT'
   | 'EDGE_BAD_REQUEST'
   | 'EDGE_AUDIT_LOG_REFUSED'
   | 'EDGE_INTERNAL';
@@ -96,6 +97,7 @@ export function statusForError(error: EdgeError): number | undefined {
     case 'EDGE_ORIGIN_TIMEOUT':
       return 504;
     case 'EDGE_CLIENT_ABORTED':
+    case 'EDGE_CLIENT_SEND_TIMEOUT':
       return undefined;
     default:
       return error.source === 'origin' ? 502 : error.source === 'client' ? 400 : 500;

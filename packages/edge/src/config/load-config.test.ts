@@ -37,6 +37,7 @@ describe('parseConfigText', () => {
       headersMs: 20_000,
       requestMs: 300_000,
       keepAliveMs: 75_000,
+      sendMs: 60_000,
     });
   });
 
@@ -141,7 +142,14 @@ log:
       headersMs: 500,
       requestMs: 1500,
       keepAliveMs: 1000,
+      sendMs: 60_000,
     });
+    expect(
+      parseConfigText(`${minimal}clientTimeouts:\n  sendMs: 2500\n`, '/x.yaml', {}).clientTimeouts.sendMs,
+    ).toBe(2_500);
+    expect(issuesOf(`${minimal}clientTimeouts:\n  sendMs: 0\n`)).toEqual([
+      '/etc/edge451/edge451.yaml:8: clientTimeouts.sendMs: expected a duration in milliseconds from 1 to 86400000 (a day)',
+    ]);
     const expected = 'expected a duration in milliseconds from 1 to 86400000 (a day)';
     expect(issuesOf(text, { HEADERS_MS: '0', KEEP_ALIVE_MS: '2.5' })).toEqual([
       `/etc/edge451/edge451.yaml:8: clientTimeouts.headersMs: ${expected}`,

@@ -95,6 +95,7 @@ const clientTimeoutsSchema = z
     headersMs: clientTimeoutMs.default(20_000),
     requestMs: clientTimeoutMs.default(300_000),
     keepAliveMs: clientTimeoutMs.default(75_000),
+    sendMs: clientTimeoutMs.default(60_000),
   })
   .superRefine(({ headersMs, requestMs }, context) => {
     // The request timeout runs from the same start and covers the headers too; node:http refuses the reverse.

@@ -5,6 +5,7 @@ import type { CountrySource } from '@edge451/geo';
 import type { Decision } from '@edge451/policy';
 import type { ClientAbort } from './client-abort.js';
 import type { Site } from './route.js';
+import type { SendTimeout } from './send-timeout.js';
 
 /** What a request ended as: the word used in logs and the `outcome` metric label. */
 export type Outcome =
@@ -75,6 +76,8 @@ export type RequestContext = {
   cut?: true;
   /** Aborted when the client goes away: cancels the upstream request. */
   readonly abort: ClientAbort;
+  /** The traffic server's client send timeout (one object shared by its requests); unset in unit tests. */
+  readonly sendTimeout?: SendTimeout;
 };
 
 /**

@@ -7,6 +7,7 @@ import type { Reply, RequestContext } from './context.js';
  * (a slow client slows the origin read, memory stays bounded) and destroys both sides on failure.
  * Resolves when the last byte is handed to the socket; rejects with an EdgeError when either side fails
  * mid-body (the status line is gone by then: the connection is cut so the client sees a truncated body).
+ * A client that stops taking what is written is cut by the send timeout (send-timeout.ts).
  */
 export async function respond(ctx: RequestContext, reply: Reply): Promise<void> {
   const { res } = ctx;
@@ -20,10 +21,13 @@ export async function respond(ctx: RequestContext, reply: Reply): Promise<void> 
   }
   if (!(body instanceof Readable)) {
     res.end(body);
+    // A client that reads nothing leaves a large reply (a cache hit of megabytes) in the socket.
+    ctx.sendTimeout?.afterEnd(res);
     return;
   }
+  const send = ctx.sendTimeout;
   try {
-    await pipeBody(body, res);
+    await pipeBody(body, res, send && (() => send.watch(res)));
   } catch (error) {
     if (res.destroyed && !res.writableFinished && ctx.abort.aborted) {
       throw new EdgeError('EDGE_CLIENT_ABORTED', 'client', 'client went away mid-body', { cause: error });
@@ -50,7 +54,7 @@ export function originBodyFailure(error: unknown): EdgeError {
  * an AbortController per call and aborts it when done, creating an AbortError DOMException per streamed
  * response (a tenth of a pass-through request's CPU in our profiles).
  */
-export function pipeBody(body: Readable, res: Writable): Promise<void> {
+export function pipeBody(body: Readable, res: Writable, onBlocked?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (error: Error) => {
@@ -74,6 +78,9 @@ export function pipeBody(body: Readable, res: Writable): Promise<void> {
       settled = true;
       resolve();
     });
+    // `pipe` pauses the body when `res` says it is full: the one moment the client may not be reading
+    // (send-timeout.ts). A body waiting on a silent origin is flowing, not paused, and is bodyMs's.
+    if (onBlocked !== undefined) body.on('pause', onBlocked);
     body.pipe(res);
   });
 }

@@ -1,4 +1,4 @@
-import { type EdgeError, statusForError, toEdgeError } from '../errors.js';
+import { EdgeError, statusForError, toEdgeError } from '../errors.js';
 import { errorReply } from '../reply/plain-reply.js';
 import type { Outcome, Reply, RequestContext, Verdict } from './context.js';
 import { respond } from './respond.js';
@@ -44,7 +44,7 @@ export async function runLifecycle(ctx: RequestContext, phases: Phases): Promise
     ctx.outcome ??= 'proxied';
     await respond(ctx, reply);
   } catch (thrown) {
-    error = toEdgeError(thrown);
+    error = sendTimedOut(ctx, toEdgeError(thrown));
     ctx.outcome = outcomeOfError(error);
     replyToError(ctx, error);
   } finally {
@@ -97,8 +97,25 @@ function replyToError(ctx: RequestContext, error: EdgeError): void {
   }
 }
 
+/**
+ * A request whose connection the send timeout destroyed (its own response stuck, or one ahead of it on the
+ * connection) fails as any request whose client left; it is recorded under its own code, so logs tell a
+ * client that stopped reading from one that hung up.
+ */
+function sendTimedOut(ctx: RequestContext, error: EdgeError): EdgeError {
+  if (error.code !== 'EDGE_CLIENT_ABORTED' || ctx.sendTimeout?.cut(ctx.req.socket) !== true) return error;
+  return new EdgeError(
+    'EDGE_CLIENT_SEND_TIMEOUT',
+    'client',
+    'client took no bytes for clientTimeouts.sendMs',
+    {
+      cause: error,
+    },
+  );
+}
+
 /** A client that left is `aborted`, a request the client got wrong (a broken body) `rejected`, the rest `error`. */
 export function outcomeOfError(error: EdgeError): Outcome {
-  if (error.code === 'EDGE_CLIENT_ABORTED') return 'aborted';
+  if (error.code === 'EDGE_CLIENT_ABORTED' || error.code === 'EDGE_CLIENT_SEND_TIMEOUT') return 'aborted';
   return error.source === 'client' ? 'rejected' : 'error';
 }

@@ -45,6 +45,11 @@ export function createMetrics(cacheStats?: () => HttpCacheStats) {
       labelNames: ['code'] as const,
       registers,
     }),
+    clientSendTimeouts: new Counter({
+      name: 'edge451_client_send_timeouts_total',
+      help: 'Client connections destroyed because they took none of the bytes the edge had for them for clientTimeouts.sendMs.',
+      registers,
+    }),
     malformedForwarding: new Counter({
       name: 'edge451_forwarding_malformed_total',
       help: 'Requests from trusted proxies whose forwarding header was unusable (the peer address was used).',

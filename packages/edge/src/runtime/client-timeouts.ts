@@ -16,7 +16,9 @@ export function connectionsCheckingIntervalMs(timeouts: ClientTimeoutsConfig): n
  * Sets `clientTimeouts` on one traffic server, whichever kind of listener feeds it; called when the server
  * is made and again on every reload. Plain properties that node:http reads live: the headers and request
  * timeouts at each check, the keep-alive timeout each time a response ends (plus node's own 1 s margin, so
- * the client, told `Keep-Alive: timeout=…`, gives up on the connection first).
+ * the client, told `Keep-Alive: timeout=…`, gives up on the connection first). `sendMs` is not node:http's:
+ * the traffic server's one SendTimeout (lifecycle/send-timeout.ts) serves every listener and takes a
+ * reload's value in `useConfig`.
  */
 export function applyClientTimeouts(server: Server, timeouts: ClientTimeoutsConfig): void {
   server.headersTimeout = timeouts.headersMs;

@@ -19,6 +19,7 @@ import {
   runGate,
   runLifecycle,
 } from '../lifecycle/run-lifecycle.js';
+import { SendTimeout } from '../lifecycle/send-timeout.js';
 import type { Metrics } from '../observe/metrics.js';
 import { plainReply } from '../reply/plain-reply.js';
 import { CertificateStore } from '../tls/certificate-store.js';
@@ -27,10 +28,12 @@ import { UpgradeProxy, writeRawReply } from '../upstream/upgrade.js';
 import { type BoundListener, bindListener } from './bind-listener.js';
 import type { Rechecks } from './block-rechecks.js';
 import { applyClientTimeouts, connectionsCheckingIntervalMs } from './client-timeouts.js';
+import { ConnectionSlots } from './connection-slots.js';
 import { cutWhenBlocked } from './cut-when-blocked.js';
 import { urlOf } from './listen.js';
 import { OpenResponses } from './open-responses.js';
 import type { PolicyView } from './policy-state.js';
+import { closeWithConnection } from './queued-responses.js';
 import { nextRequestId } from './request-id.js';
 
 export type TrafficServer = {
@@ -74,18 +77,37 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     : undefined;
   // The configured port until the listener is bound (port 0 picks one).
   let httpsPort = config.listeners.find((listener) => listener.tls !== undefined)?.port;
-  const build = (next: EdgeConfig) =>
-    createPhases({
+  const slots = new ConnectionSlots();
+  const build = (next: EdgeConfig): Phases => {
+    const built = createPhases({
       ...deps,
       config: next,
       currentPolicy: () => deps.policy.current(),
       pools,
       httpsPort: () => (httpsPort === 0 ? undefined : httpsPort),
     });
+    // A request goes to the cache or origin only with one of its connection's slots (connection-slots.ts).
+    const fetch = built.fetch;
+    return {
+      ...built,
+      fetch: (ctx) => {
+        const waiting = slots.acquire(ctx);
+        return waiting === undefined ? fetch(ctx) : waiting.then(() => fetch(ctx));
+      },
+    };
+  };
   let phases: Phases = build(config);
   const upgrades = new UpgradeProxy((error, ctx) =>
     logger.warn({ err: error, request_id: ctx.id, host: ctx.host }, 'upgrade tunnel failed'),
   );
+
+  const sendTimeout = new SendTimeout(config.clientTimeouts.sendMs, (socket, pendingBytes) => {
+    deps.metrics.clientSendTimeouts.inc();
+    logger.info(
+      { client_address: socket.remoteAddress, pending_bytes: pendingBytes },
+      'client send timeout: connection closed',
+    );
+  });
 
   const responses = new OpenResponses();
   // Tunnels and responses whose host becomes blocked for their client are cut when the order arrives, or
@@ -109,12 +131,15 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
 
   const createHttpServer = (scheme: Scheme) => {
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-      const ctx = createContext(req, res, scheme);
+      const ctx = createContext(req, res, scheme, sendTimeout);
       responses.add(ctx);
       res.once('close', () => {
         responses.delete(ctx);
+        slots.release(ctx);
         if (!res.writableFinished) ctx.abort.abort();
       });
+      // Queued behind an earlier response of its connection (pipelining): node:http would not close it.
+      if (res.socket === null) closeWithConnection(res, req.socket);
       void runLifecycle(ctx, phases);
     };
     const connectionsCheckingInterval = connectionsCheckingIntervalMs(config.clientTimeouts);
@@ -130,7 +155,13 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
       afterEarlierResponses(socket, () =>
-        handleUpgrade(createContext(req, new ServerResponse(req), scheme), socket, head, phases, upgrades),
+        handleUpgrade(
+          createContext(req, new ServerResponse(req), scheme, undefined),
+          socket,
+          head,
+          phases,
+          upgrades,
+        ),
       );
     });
     // The edge is not a forward proxy (DECISIONS #10).
@@ -183,6 +214,7 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
     useConfig(next) {
       phases = build(next);
       for (const each of bound) applyClientTimeouts(each.http, next.clientTimeouts);
+      sendTimeout.ms = next.clientTimeouts.sendMs;
       isTrustedProxy = createTrustedPeerCheck(next.clientIp.trustedProxies);
       handshakeMs = next.clientTimeouts.handshakeMs;
       try {
@@ -209,7 +241,12 @@ export async function startTrafficServer(config: EdgeConfig, deps: Deps): Promis
   };
 }
 
-function createContext(req: IncomingMessage, res: ServerResponse, scheme: Scheme): RequestContext {
+function createContext(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scheme: Scheme,
+  sendTimeout: SendTimeout | undefined,
+): RequestContext {
   return {
     id: nextRequestId(),
     startedAt: process.hrtime.bigint(),
@@ -218,6 +255,7 @@ function createContext(req: IncomingMessage, res: ServerResponse, scheme: Scheme
     scheme,
     path: '/',
     abort: new ClientAbort(),
+    sendTimeout,
   };
 }
 

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { CacheOutcome, NotStoredReason } from '@edge451/cache';
 import type { CountrySource } from '@edge451/geo';
 import type { Decision } from '@edge451/policy';
+import type { ConnectionSlot } from '../runtime/connection-slots.js';
 import type { ClientAbort } from './client-abort.js';
 import type { Site } from './route.js';
 import type { SendTimeout } from './send-timeout.js';
@@ -78,6 +79,8 @@ export type RequestContext = {
   readonly abort: ClientAbort;
   /** The traffic server's client send timeout (one object shared by its requests); unset in unit tests. */
   readonly sendTimeout?: SendTimeout;
+  /** The connection's fetch slots this request holds or waits for (runtime/connection-slots.ts). */
+  fetchSlot?: ConnectionSlot | undefined;
 };
 
 /**

@@ -13,15 +13,14 @@ import {
 } from './support/admin.js';
 import {
   clientIps,
-  forwardedClientIp,
   motogpHosts,
   motogpOrder,
+  startBlockingEdge as startEdgeFor,
   statusThroughEdge,
 } from './support/blocking-order.js';
 import { answerThroughEdge, discoverWorkers, workerOf } from './support/cluster.js';
-import { adminToken, type RunningEdge, startEdge, testConfig } from './support/edge.js';
+import { adminToken, type RunningEdge, startEdge } from './support/edge.js';
 import { sendRaw, statusOf } from './support/http.js';
-import { startOrigin } from './support/origin.js';
 
 // Hostile and unusual use of the admin API and of the policy-change path of the real binary: bodies and
 // paths no well-behaved client sends, concurrent changes, a damaged or unwritable state directory, and
@@ -31,19 +30,9 @@ const mirrorHost = 'motogpstream2.me';
 const unrelatedHost = 'news.example';
 const siteHosts = [...motogpHosts, mirrorHost, unrelatedHost, '*.mirrors.test'];
 const refusedChange = 'policy change refused; the previous policy stays in force';
-const policyFiles = { 'policy.yaml': { orders: [motogpOrder] } };
 
-async function startBlockingEdge(overrides: Record<string, unknown> = {}) {
-  const origin = await startOrigin();
-  const config = testConfig({
-    clientIp: forwardedClientIp,
-    sites: [{ name: 'streams', hosts: siteHosts, origin: origin.url }],
-    policy: { files: ['policy.yaml'] },
-    ...overrides,
-  });
-  const edge = await startEdge(config, policyFiles);
-  return { edge, origin, config };
-}
+/** The blocking edge of these tests (support/blocking-order.ts) for this file's site hosts. */
+const startBlockingEdge = (overrides: Record<string, unknown> = {}) => startEdgeFor(siteHosts, overrides);
 
 /** Stops the node (SIGTERM, exit 0) and starts it again on the same folder: config, policy files, state. */
 async function restart(edge: RunningEdge, config: Record<string, unknown>): Promise<RunningEdge> {

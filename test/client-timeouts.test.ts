@@ -9,7 +9,7 @@ import { clientIps } from './support/blocking-order.js';
 import { sampleValue, until } from './support/cluster.js';
 import { startEdge, testConfig } from './support/edge.js';
 import { statusOf } from './support/http.js';
-import { startOrigin, type TestOrigin } from './support/origin.js';
+import { startOrigin, streamBytes, type TestOrigin } from './support/origin.js';
 import { pairOf, startEdgeWithTls, testCa } from './support/tls.js';
 
 // clientTimeouts (slowloris protection) over real sockets against the real binary, on each kind of listener:
@@ -212,17 +212,7 @@ describe('clientTimeouts.sendMs 1000: clients that stop taking what the edge sen
     const closed: string[] = [];
     return startOrigin((req, res) => {
       res.on('close', () => closed.push(req.url ?? ''));
-      res.writeHead(200, { 'content-length': String(size), 'cache-control': cacheControl });
-      const chunk = Buffer.alloc(64 * 1024, 7);
-      let written = 0;
-      const pump = () => {
-        while (written < size) {
-          written += chunk.length;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
+      streamBytes(res, size, { 'cache-control': cacheControl });
     }).then((origin) => ({ origin, closed }));
   }
 

@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -8,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { clientIps, forwardedClientIp } from './support/blocking-order.js';
 import { sampleValue } from './support/cluster.js';
 import { adminToken, type RunningEdge, startEdge, testConfig } from './support/edge.js';
-import { startOrigin } from './support/origin.js';
+import { startOrigin, streamBytes } from './support/origin.js';
 
 // Denial-of-service probes: inputs a hostile client (or a hostile or broken origin) can send cheaply, and
 // whether one edge node then grows its memory without bound, burns its CPU, stops serving other clients or
@@ -71,23 +70,6 @@ async function nonReader(url: string, text: string): Promise<Socket> {
   await once(socket, 'data');
   socket.pause();
   return socket;
-}
-
-/** Answers `size` bytes with backpressure (so the origin holds no more than its socket buffers). */
-function streamBytes(res: ServerResponse, size: number, headers: Record<string, string>): void {
-  res.writeHead(200, { 'content-length': String(size), ...headers });
-  const chunk = Buffer.alloc(64 * KiB, 7);
-  let written = 0;
-  const pump = () => {
-    while (written < size) {
-      const part = Math.min(chunk.length, size - written);
-      written += part;
-      if (!res.write(part === chunk.length ? chunk : chunk.subarray(0, part)))
-        return void res.once('drain', pump);
-    }
-    res.end();
-  };
-  pump();
 }
 
 async function metricsOf(edge: RunningEdge): Promise<string> {

@@ -13,10 +13,14 @@ import {
   notification,
   policyVersion,
 } from './support/admin.js';
-import { clientIps, forwardedClientIp, motogpOrder, statusThroughEdge } from './support/blocking-order.js';
+import {
+  clientIps,
+  motogpOrder,
+  startBlockingEdge as startEdgeFor,
+  statusThroughEdge,
+} from './support/blocking-order.js';
 import { isRunning, sendOnNewConnection, until } from './support/cluster.js';
-import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
-import { startOrigin } from './support/origin.js';
+import { type RunningEdge, startEdge } from './support/edge.js';
 
 // Adversarial probes of the policy state: the state directory, the audit log (evidence that must prove
 // when each block took effect), replay at start-up and on SIGHUP (DECISIONS #13), with crashes (SIGKILL of
@@ -27,19 +31,9 @@ import { startOrigin } from './support/origin.js';
 const execFileP = promisify(execFile);
 const order = motogpOrder.id;
 const siteHosts = [...motogpOrder.hosts, 'news.example', '*.mirrors.test'];
-const policyFiles = { 'policy.yaml': { orders: [motogpOrder] } };
 
-async function startBlockingEdge(overrides: Record<string, unknown> = {}) {
-  const origin = await startOrigin();
-  const config = testConfig({
-    clientIp: forwardedClientIp,
-    sites: [{ name: 'streams', hosts: siteHosts, origin: origin.url }],
-    policy: { files: ['policy.yaml'] },
-    ...overrides,
-  });
-  const edge = await startEdge(config, policyFiles);
-  return { edge, origin, config };
-}
+/** The blocking edge of these tests (support/blocking-order.ts) for this file's site hosts. */
+const startBlockingEdge = (overrides: Record<string, unknown> = {}) => startEdgeFor(siteHosts, overrides);
 
 /** Starts the node again on the same folder (config, policy files, state), the previous one being gone. */
 function startAgain(edge: RunningEdge, config: Record<string, unknown>): Promise<RunningEdge> {

@@ -1,4 +1,6 @@
+import { startEdge, testConfig } from './edge.js';
 import { send } from './http.js';
+import { startOrigin } from './origin.js';
 
 /** Addresses the MaxMind test database places in a known country (see fixtures/geoip/README.md). */
 export const clientIps = { FR: '2a02:cfc0::1', GB: '81.2.69.160', US: '216.160.83.56' } as const;
@@ -30,4 +32,23 @@ export const forwardedClientIp = { source: 'x-forwarded-for', trustedProxies: ['
 export async function statusThroughEdge(edgeUrl: string, host: string, ip: string): Promise<number> {
   const response = await send(`${edgeUrl}/`, { headers: { host, 'x-forwarded-for': ip } });
   return response.status;
+}
+
+/**
+ * The real binary in front of a fresh origin: one site for `siteHosts`, clients identified by a trusted
+ * X-Forwarded-For, and the MotoGP order as its policy file (`policy.yaml`); `overrides` go into the config.
+ */
+export async function startBlockingEdge(
+  siteHosts: readonly string[],
+  overrides: Record<string, unknown> = {},
+) {
+  const origin = await startOrigin();
+  const config = testConfig({
+    clientIp: forwardedClientIp,
+    sites: [{ name: 'streams', hosts: siteHosts, origin: origin.url }],
+    policy: { files: ['policy.yaml'] },
+    ...overrides,
+  });
+  const edge = await startEdge(config, { 'policy.yaml': { orders: [motogpOrder] } });
+  return { edge, origin, config };
 }

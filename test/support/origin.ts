@@ -58,3 +58,20 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** Answers `size` bytes with backpressure (so the origin holds no more than its socket buffers). */
+export function streamBytes(res: ServerResponse, size: number, headers: Record<string, string>): void {
+  res.writeHead(200, { 'content-length': String(size), ...headers });
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  let written = 0;
+  const pump = () => {
+    while (written < size) {
+      const part = Math.min(chunk.length, size - written);
+      written += part;
+      if (!res.write(part === chunk.length ? chunk : chunk.subarray(0, part)))
+        return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+}

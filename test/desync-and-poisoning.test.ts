@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect, createServer as createTcpServer, type Socket } from 'node:net';
+import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { clientIps, motogpOrder } from './support/blocking-order.js';
 import { countryTestDatabase, type RunningEdge, startEdge, testConfig } from './support/edge.js';
@@ -66,6 +66,18 @@ async function startWorld(originUrl: string, clientIp: object = trustedLoopback)
   );
 }
 
+/** Listens on a free loopback port; when the test ends, destroys `sockets` and closes. Resolves with the URL. */
+async function listenUntilTestEnds(server: TcpServer, sockets: Set<Socket>): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  onTestFinished(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const { port } = server.address() as { port: number };
+  return `http://127.0.0.1:${port}`;
+}
+
 type Tap = { url: string; connections: Array<{ bytes: string }> };
 
 /** A TCP relay in front of `origin` that keeps every byte the edge sent, per connection. */
@@ -92,14 +104,7 @@ async function tapInFront(origin: TestOrigin): Promise<Tap> {
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  onTestFinished(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, connections };
+  return { url: await listenUntilTestEnds(server, sockets), connections };
 }
 
 /** A request a bare TCP origin parsed: request line, lower-case header fields, the connection it came on. */
@@ -147,14 +152,7 @@ async function startRawOrigin(
       }
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  onTestFinished(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, requests };
+  return { url: await listenUntilTestEnds(server, sockets), requests };
 }
 
 /** Every status line in a raw response stream, in order. */

@@ -406,6 +406,59 @@ describe('workers: 2', () => {
     expect(origin.requests.length).toBe(12);
   });
 
+  it('a purge is answered while a worker is hung: the worker is killed within workerConfirmMs, its cache goes with it, and the count is what the others removed', async () => {
+    const origin = await startOrigin((req: IncomingMessage, res: ServerResponse) => {
+      const body = `article ${req.url}\n`;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'public, max-age=600',
+      });
+      res.end(body);
+    });
+    const { edge } = await startCluster(2, origin, { workerConfirmMs: 1_000 });
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [hung] = [...workers.values()];
+    if (hung === undefined) throw new Error('expected two workers');
+    const get = (path: string) =>
+      sendOnNewConnection(`${edge.url}${path}`, {
+        headers: { host: allowedHost, 'x-forwarded-for': clientIps.GB },
+      });
+    for (const path of ['/a', '/b', '/c'])
+      for (let sent = 0; sent < 4; sent += 1) expect((await get(path)).status).toBe(200);
+    expect(origin.requests.length).toBe(6);
+
+    process.kill(hung, 'SIGSTOP');
+    onTestFinished(() => {
+      if (isRunning(hung)) process.kill(hung, 'SIGCONT');
+    });
+    const sent = Date.now();
+    const purge = await callAdmin<{ purged: number }>(edge, 'POST', '/cache/purge', { all: true });
+    const waited = Date.now() - sent;
+
+    // Only the live worker's three entries are counted: the hung worker's went with the process.
+    expect(purge).toEqual({ status: 200, json: { purged: 3 } });
+    expect(waited).toBeGreaterThanOrEqual(1_000);
+    expect(waited).toBeLessThan(8_000);
+    const killed = await edge.waitForLog((line) => line.msg === hungWorkerKilled);
+    expect(killed).toMatchObject({ level: 50, worker_pid: hung, unconfirmed: 'purge', waited_ms: 1_000 });
+    await until(() => !isRunning(hung), `the hung worker ${hung} is gone`);
+    await until(
+      async () => (await send(`${edge.adminUrl}/readyz`)).status === 200,
+      'the node is ready again',
+    );
+    // No worker answers from a cache that held the purged entries.
+    for (const path of ['/a', '/b', '/c']) {
+      for (let sent = 0; sent < 2; sent += 1) {
+        const response = await get(path);
+        expect(response.status).toBe(200);
+        expect(response.headers['cache-status']).not.toMatch(/; hit/);
+      }
+    }
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(sampleValue(metrics.body, 'edge451_hung_workers_killed_total{unconfirmed="purge"}')).toBe(1);
+  });
+
   it('a worker that dies is replaced and the replacement enforces every change, including one made while it started', async () => {
     const { edge } = await startCluster(2);
     const put = await callAdmin<ChangeAnswer>(edge, 'PUT', '/orders/fr-2025-formula1', formula1Order);
@@ -546,6 +599,34 @@ describe('workers: 2', () => {
     expect(exitCode).toBe(0);
     expect(edge.logs().some((line) => line.msg === 'stopped')).toBe(true);
     for (const pid of workers.values()) expect(isRunning(pid), `worker ${pid} is still running`).toBe(false);
+  });
+
+  it('SIGTERM with a hung worker: the worker is killed workerConfirmMs after the drain deadline and the primary exits 0', async () => {
+    const { edge } = await startCluster(2, undefined, {
+      workerConfirmMs: 1_000,
+      shutdown: { drainMs: 500 },
+    });
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [hung, healthy] = [...workers.values()];
+    if (hung === undefined || healthy === undefined) throw new Error('expected two workers');
+    process.kill(hung, 'SIGSTOP');
+    onTestFinished(() => {
+      if (isRunning(hung)) process.kill(hung, 'SIGCONT');
+    });
+
+    const sent = Date.now();
+    const exitCode = await edge.stop('SIGTERM');
+    const waited = Date.now() - sent;
+
+    expect(exitCode).toBe(0);
+    expect(waited).toBeGreaterThanOrEqual(1_500);
+    expect(waited).toBeLessThan(10_000);
+    const killed = edge
+      .logs()
+      .filter((line) => line.msg === 'worker did not exit after the drain; killed as hung (SIGKILL)');
+    expect(killed).toEqual([expect.objectContaining({ level: 50, worker_pid: hung, waited_ms: 1_500 })]);
+    expect(edge.logs().some((line) => line.msg === 'stopped')).toBe(true);
+    for (const pid of [hung, healthy]) expect(isRunning(pid), `worker ${pid} is still running`).toBe(false);
   });
 
   it('workers exit when the primary is killed, so none keeps serving a policy nobody updates', async () => {

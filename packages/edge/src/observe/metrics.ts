@@ -126,12 +126,12 @@ export function createPrimaryMetrics() {
   const registry = new Registry();
   const hungWorkersKilled = new Counter({
     name: 'edge451_hung_workers_killed_total',
-    help: 'Traffic workers killed (SIGKILL) for not confirming a policy version (unconfirmed="policy") or a reloaded config (unconfirmed="config") within workerConfirmMs.',
+    help: 'Traffic workers killed (SIGKILL) for not confirming a policy version (unconfirmed="policy"), a reloaded config (unconfirmed="config") or a purge (unconfirmed="purge") within workerConfirmMs.',
     labelNames: ['unconfirmed'] as const,
     registers: [registry],
   });
   // Both series exist from the start, so an alert on their increase sees the first kill.
-  for (const unconfirmed of ['policy', 'config'] as const) hungWorkersKilled.inc({ unconfirmed }, 0);
+  for (const unconfirmed of ['policy', 'config', 'purge'] as const) hungWorkersKilled.inc({ unconfirmed }, 0);
   return { registry, hungWorkersKilled };
 }
 

@@ -15,7 +15,11 @@ export function sendToWorker(worker: Worker, message: PrimaryMessage): boolean {
 
 type PurgeReply = Extract<WorkerMessage, { type: 'purged' }>;
 
-/** Fans a purge out to every ready worker (each has its own memory cache) and sums what they removed. */
+/**
+ * Fans a purge out to every ready worker (each has its own memory cache) and sums what they removed. A
+ * worker that has not answered within `confirmMs()` is handed to `onOverdue` (the primary kills it as hung,
+ * and a killed worker takes its cache with it), so the admin request is answered within a bound.
+ */
 export class ClusterPurges {
   private nextId = 1;
   private readonly pending = new Map<
@@ -23,16 +27,26 @@ export class ClusterPurges {
     { waiting: Set<Worker>; total: number; done: (error?: Error) => void }
   >();
 
-  constructor(private readonly workers: () => Worker[]) {}
+  constructor(
+    private readonly workers: () => Worker[],
+    private readonly confirmMs: () => number,
+    private readonly onOverdue: (worker: Worker, waitedMs: number) => void,
+  ) {}
 
   run(selector: PurgeSelector): Promise<number> {
     const id = this.nextId++;
     const targets = this.workers();
     return new Promise<number>((resolve, reject) => {
+      const waitMs = this.confirmMs();
+      const overdue = setTimeout(() => {
+        for (const worker of entry.waiting) this.onOverdue(worker, waitMs);
+      }, waitMs);
+      overdue.unref();
       const entry = {
         waiting: new Set(targets),
         total: 0,
         done: (error?: Error) => {
+          clearTimeout(overdue);
           this.pending.delete(id);
           if (error === undefined) resolve(entry.total);
           else reject(error);

@@ -18,9 +18,12 @@ type Options = {
   metrics: PrimaryMetrics;
 };
 
-type Unconfirmed = 'policy' | 'config';
+type Unconfirmed = 'policy' | 'config' | 'purge';
 
 const pidOf = (worker: Worker) => worker.process.pid;
+
+const exitOf = (worker: Worker) =>
+  new Promise<void>((resolve) => (worker.isDead() ? resolve() : worker.once('exit', () => resolve())));
 
 /**
  * The cluster primary's traffic workers. Each is sent the config and policy snapshot in force when it says
@@ -33,11 +36,15 @@ export class TrafficWorkers {
   readonly ready = new Map<Worker, string>();
   /** Which policy version each worker decides with: what the in-force records wait for. */
   readonly policyVersions = new WorkerVersions(pidOf, (worker, late) =>
-    this.killHung(worker, 'policy', late),
+    this.killHung(worker, 'policy', overdueFields('policy', late)),
   );
-  readonly purges = new ClusterPurges(() => [...this.ready.keys()]);
+  readonly purges = new ClusterPurges(
+    () => [...this.ready.keys()],
+    () => this.config.workerConfirmMs,
+    (worker, waitedMs) => this.killHung(worker, 'purge', { waited_ms: waitedMs }),
+  );
   private readonly configVersions = new WorkerVersions(pidOf, (worker, late) =>
-    this.killHung(worker, 'config', late),
+    this.killHung(worker, 'config', overdueFields('config', late)),
   );
   // Set by start(), before any worker exists to say hello.
   private policy!: PolicyView;
@@ -104,15 +111,27 @@ export class TrafficWorkers {
     return [...this.ready.values()][0] ?? '';
   }
 
-  /** Tells every worker to drain and exit; resolves once all have exited. */
+  /**
+   * Tells every worker to drain and exit; resolves once all have exited. A worker drains for at most
+   * `shutdown.drainMs`; one still there `workerConfirmMs` after that is hung and is killed, so a SIGTERM
+   * ends the node within a bound (DECISIONS #11), as it does with `workers: 1`.
+   */
   async stop(): Promise<void> {
     this.phase = 'stopping';
-    const exits = this.all().map(
-      (worker) =>
-        new Promise((resolve) => (worker.isDead() ? resolve(undefined) : worker.once('exit', resolve))),
-    );
+    const workers = this.all();
+    const exits = Promise.all(workers.map(exitOf));
     this.broadcast({ type: 'shutdown' });
-    await Promise.all(exits);
+    const { shutdown, workerConfirmMs } = this.config;
+    if ((await within(exits, shutdown.drainMs + workerConfirmMs)) !== undefined) return;
+    for (const worker of workers) {
+      if (worker.isDead()) continue;
+      this.options.logger.error(
+        { worker_pid: worker.process.pid, waited_ms: shutdown.drainMs + workerConfirmMs },
+        'worker did not exit after the drain; killed as hung (SIGKILL)',
+      );
+      worker.process.kill('SIGKILL');
+    }
+    await exits;
   }
 
   /** Ends every worker at once (a start that failed). */
@@ -182,24 +201,18 @@ export class TrafficWorkers {
   }
 
   /**
-   * A worker that has not confirmed a version in time is hung (stopped, or its event loop stuck). Left
-   * alive, it holds its connections and would answer them with what it had once it moves again, and the
-   * change could not be recorded in force. Killed, it stops counting (WorkerVersions.gone, which lets the
+   * A worker that has not confirmed a version (or answered a purge) in time is hung (stopped, or its event
+   * loop stuck). Left alive, it holds its connections and would answer them with what it had once it moves
+   * again, and the change could not be recorded in force (nor the purge answered). Killed, it stops counting (WorkerVersions.gone, which lets the
    * in-force record be written) and is replaced by a worker that starts with what is in force. SIGKILL:
    * workers ignore SIGTERM (the primary coordinates the drain), and a hung one could not act on it anyway.
    * Not while starting, where a death fails the start, nor while stopping, where workers exit anyway. A
    * replacement cannot be late for a version sent before it started, so kills follow changes, no faster.
    */
-  private killHung(worker: Worker, unconfirmed: Unconfirmed, late: Overdue): void {
+  private killHung(worker: Worker, unconfirmed: Unconfirmed, late: Record<string, number>): void {
     if (this.phase !== 'serving' || worker.isDead() || worker.process.killed) return;
     this.options.logger.error(
-      {
-        worker_pid: worker.process.pid,
-        unconfirmed,
-        [`${unconfirmed}_version`]: late.version,
-        confirmed_version: late.held,
-        waited_ms: late.waitedMs,
-      },
+      { worker_pid: worker.process.pid, unconfirmed, ...late },
       'worker did not confirm in time; killed as hung (SIGKILL)',
     );
     this.options.metrics.hungWorkersKilled.inc({ unconfirmed });
@@ -213,4 +226,9 @@ export class TrafficWorkers {
   private broadcast(message: PrimaryMessage): void {
     for (const worker of this.all()) sendToWorker(worker, message);
   }
+}
+
+/** The log fields of a version a worker has not confirmed in time. */
+function overdueFields(unconfirmed: 'policy' | 'config', late: Overdue): Record<string, number> {
+  return { [`${unconfirmed}_version`]: late.version, confirmed_version: late.held, waited_ms: late.waitedMs };
 }

@@ -11,7 +11,8 @@ import { startOrigin, type TestOrigin } from './support/origin.js';
 // a blocked host on behalf of such a client, and the cache never hands it one either. The hand-written probes
 // (bypass.test.ts, desync-and-poisoning.test.ts) try one shape at a time; here every request combines a way
 // of naming the host (Host spellings, absolute-form targets, a trusted proxy's host claims, duplicated
-// fields), a way of being the client (a direct connection, or behind the trusted proxy with its chain), a
+// fields), a way of being the client (a direct connection, or behind the trusted proxy with its chain or its
+// PROXY protocol line, on three edges that each read one of X-Forwarded-For, Forwarded, PROXY), a
 // method, HTTP version and upgrade, requests pipelined before it on the same connection, and a cache entry an
 // allowed client filled for the same URL. A model (`expectedStatus`) says what the request is owed (200, 451,
 // or 400 for two Host fields), and each request is checked on both sides: the answer the client got, and the
@@ -21,10 +22,11 @@ import { startOrigin, type TestOrigin } from './support/origin.js';
 // The mirror cases come from the same generator: an allowed client, an allowed host, a claim from a client
 // whose claims are dropped, a blocked Host behind an allowed absolute-form target. Those must reach the
 // origin (or the entry it filled) with a 200, so a node that refuses everything fails as surely as one that
-// lets a blocked client through. When written (2026-11-30) it found nothing in 4,000 runs; it failed within
-// 8-43 runs against each of four mutants: the decide phase ignoring a trusted proxy's host claims, accept
-// preferring Host over the absolute-form target, the X-Forwarded-For walk believing the leftmost entry, and a
-// blocked request served from the cache on a hit. ESCAPE_RUNS=<n> runs more cases (400 by default, ~6 s).
+// lets a blocked client through. When written (2026-11-30) it found nothing in 4,000 runs (twice); it failed
+// within 5-43 runs against each of five mutants: the decide phase ignoring a trusted proxy's host claims,
+// accept preferring Host over the absolute-form target, the X-Forwarded-For walk believing the leftmost entry,
+// the PROXY protocol's address ignored, and a blocked request served from the cache on a hit.
+// ESCAPE_RUNS=<n> runs more cases (400 by default, ~7 s).
 
 const FR6 = '2a02:cfc0::1';
 /** Placed in FR by an override: the MaxMind test database has no French IPv4 address. */
@@ -61,11 +63,12 @@ function namesBlockedHost(text: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The world: one reflecting origin, two edges in front of it (clients identified by X-Forwarded-For, and by
-// Forwarded), both trusting only 127.0.0.1, the cache on.
+// The world: one reflecting origin, three edges in front of it (clients identified by X-Forwarded-For, by
+// Forwarded, by the PROXY protocol), each trusting only 127.0.0.1, the cache on.
 
 type Seen = { probe: string; method: string; url: string; headers: IncomingMessage['headers'] };
-type EdgeKind = 'xff' | 'fwd';
+/** Which client-IP source the edge reads: X-Forwarded-For, Forwarded, or the PROXY protocol (v1). */
+type EdgeKind = 'xff' | 'fwd' | 'pp';
 
 let origin: TestOrigin;
 const seen: Seen[] = [];
@@ -94,6 +97,7 @@ async function startWorld(): Promise<void> {
   for (const [kind, source] of [
     ['xff', 'x-forwarded-for'],
     ['fwd', 'forwarded'],
+    ['pp', 'proxy-protocol'],
   ] as const) {
     edges[kind] = await startEdge(
       testConfig({
@@ -300,7 +304,8 @@ type Identity =
   | {
       kind: 'proxied';
       country: Country;
-      /** The client's address as the proxy writes it, in X-Forwarded-For and in Forwarded syntax. */
+      /** The client's address as the proxy writes it: a PROXY v1 line, X-Forwarded-For, Forwarded syntax. */
+      proxyLine: string;
       xff: string;
       forwarded: string;
       /** What the client itself wrote, left of the proxy's entry. */
@@ -334,6 +339,13 @@ function xffSpellings(ip: string): string[] {
   ];
 }
 
+/** PROXY protocol v1 lines a load balancer sends for a client at `ip` (RFC-less, haproxy's spec). */
+function proxyLines(ip: string): string[] {
+  if (ip === FR6)
+    return [`PROXY TCP6 ${FR6} ::1 4711 80\r\n`, 'PROXY TCP6 2A02:CFC0:0:0:0:0:0:1 ::1 4711 443\r\n'];
+  return [`PROXY TCP4 ${ip} 127.0.0.1 4711 80\r\n`, `PROXY TCP6 ::ffff:${ip} ::1 65535 8080\r\n`];
+}
+
 function forwardedSpellings(ip: string): string[] {
   if (ip === FR6)
     return [`"[${FR6}]"`, '"[2A02:CFC0::1]:4711"', '"[2a02:cfc0:0:0:0:0:0:1]"', `"[${FR6}]:_p1"`];
@@ -341,6 +353,7 @@ function forwardedSpellings(ip: string): string[] {
 }
 
 const leftXff = fc.constantFrom(
+  '',
   'unknown',
   '_hidden',
   '999.1.1.1',
@@ -391,6 +404,7 @@ const proxiedIdentity = fc
     (drawn): Identity => ({
       kind: 'proxied',
       country: drawn.who[0],
+      proxyLine: pick(proxyLines(drawn.who[1]), drawn.pick),
       xff: pick(xffSpellings(drawn.who[1]), drawn.pick),
       forwarded: pick(forwardedSpellings(drawn.who[1]), drawn.pick),
       leftXff: drawn.leftXff,
@@ -445,6 +459,8 @@ type Shape = {
   hostFirst: boolean;
   /** A GET over HTTP/1.1 asks for a WebSocket upgrade (its own path to the origin, through http-proxy). */
   upgrade: boolean;
+  /** How the target ends: as the path is, without the `/` before a query (absolute-form), with a fragment. */
+  tail: 'as-is' | 'drop-slash' | 'fragment';
   /** A POST over HTTP/1.1 sends `Expect: 100-continue` (with its body at once). */
   expectContinue: boolean;
 };
@@ -459,6 +475,7 @@ const shape: fc.Arbitrary<Shape> = fc
     noise,
     hostFirst: fc.boolean(),
     upgrade: fc.boolean(),
+    tail: fc.constantFrom('as-is', 'as-is', 'drop-slash', 'fragment') as fc.Arbitrary<Shape['tail']>,
     expectContinue: fc.boolean(),
   })
   .map((drawn) => ({
@@ -479,7 +496,8 @@ function identityLines(s: Shape, edge: EdgeKind): string[] {
     // Nobody trusted wrote them: Forwarded host= claims are the client's own, and dropped.
     return hostParams.map((param) => `Forwarded: ${param}`);
   }
-  if (edge === 'xff') {
+  // On the PROXY protocol edge the chain is one more claim nobody reads for the client's address.
+  if (edge === 'xff' || edge === 'pp') {
     const lines = hostParams.map((param) => `${who.fieldName.fwd}: ${param}`);
     const own = [who.xff, ...(who.trustedHop === undefined ? [] : [who.trustedHop])].join(', ');
     const left = who.leftXff;
@@ -515,13 +533,18 @@ function bracketed(hop: string): string {
  */
 function noiseFor(s: Shape, edge: EdgeKind): string[] {
   if (s.identity.kind !== 'proxy-itself') return s.noise;
+  if (edge === 'pp') return s.noise;
   const source = edge === 'xff' ? 'x-forwarded-for:' : 'forwarded:';
   return s.noise.filter((line) => !line.toLowerCase().startsWith(source));
 }
 
 function render(s: Shape, edge: EdgeKind, path: string, probe: string): string {
   const { naming: n } = s;
-  const target = n.target === undefined ? path : `${n.target.scheme}://${n.target.authority.text}${path}`;
+  let tail = path;
+  // `http://host?q` has an empty path (origin-form `/?q`); a fragment is never sent on, whatever it names.
+  if (s.tail === 'drop-slash' && n.target !== undefined && path.startsWith('/?')) tail = path.slice(1);
+  if (s.tail === 'fragment') tail = `${path}#@motogpstream.me/`;
+  const target = n.target === undefined ? tail : `${n.target.scheme}://${n.target.authority.text}${tail}`;
   const lines = [
     ...(s.hostFirst ? n.hostLines : []),
     ...noiseFor(s, edge),
@@ -666,13 +689,19 @@ function exchange(
   });
 }
 
+/** What a trusted load balancer sends first on a PROXY protocol listener; nothing from a direct client. */
+function proxyLineOf(edge: EdgeKind, who: Identity): string {
+  if (edge !== 'pp' || who.kind === 'direct') return '';
+  return who.kind === 'proxied' ? who.proxyLine : 'PROXY UNKNOWN\r\n';
+}
+
 function localAddressOf(who: Identity): string {
   return who.kind === 'direct' ? DIRECT[who.country] : PROXY;
 }
 
 /** An allowed client's clean GET of `path` on `name`, from behind the trusted proxy. */
 function cleanGet(edge: EdgeKind, name: string, path: string, probe: string, close: boolean): string {
-  const client = edge === 'xff' ? `X-Forwarded-For: ${GB4}` : `Forwarded: for=${GB4}`;
+  const client = { xff: `X-Forwarded-For: ${GB4}`, fwd: `Forwarded: for=${GB4}`, pp: 'X-Client: GB' }[edge];
   return `GET ${path} HTTP/1.1\r\nHost: ${name}\r\n${client}\r\nX-Probe: ${probe}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
 }
 
@@ -685,15 +714,15 @@ type Case = {
   subject: Shape;
   fill: 'none' | 'clean' | 'same-shape';
   prelude: 'none' | 'allowed-host' | 'clean-fill';
-  query: boolean;
+  path: 'segment' | 'query' | 'root-query';
 };
 
 const caseArb: fc.Arbitrary<Case> = fc.record({
-  edge: fc.constantFrom('xff', 'fwd') as fc.Arbitrary<EdgeKind>,
+  edge: fc.constantFrom('xff', 'fwd', 'pp') as fc.Arbitrary<EdgeKind>,
   subject: shape,
   fill: fc.constantFrom('none', 'clean', 'same-shape') as fc.Arbitrary<Case['fill']>,
   prelude: fc.constantFrom('none', 'allowed-host', 'clean-fill') as fc.Arbitrary<Case['prelude']>,
-  query: fc.boolean(),
+  path: fc.constantFrom('segment', 'query', 'root-query') as fc.Arbitrary<Case['path']>,
 });
 
 type Verdict = { role: string; expected: Expected; problem: string | undefined };
@@ -743,10 +772,13 @@ function check(
   if (answer.body !== '' && !answer.body.includes(MARKER)) return problem('200, without the origin body');
   if (country === 'FR') {
     for (const request of reached) {
-      const told = `${request.url} ${Object.entries(request.headers)
+      // The header fields, where an origin reads hosts from. Not the path: `//motogpstream.me/b` is a path
+      // (bypass.test.ts), and so is a fragment: an origin-form target's `#…` reaches the origin as sent
+      // (the absolute-form's is dropped), naming whatever the client wrote, never the host it is asked for.
+      const told = Object.entries(request.headers)
         .filter(([name]) => name !== 'x-probe')
         .map(([name, value]) => `${name}: ${String(value)}`)
-        .join(' | ')}`;
+        .join(' | ');
       if (namesBlockedHost(told)) {
         return problem(`ESCAPE: a French client's request told the origin of a blocked host: ${told}`);
       }
@@ -757,7 +789,11 @@ function check(
 
 async function attempt(c: Case): Promise<Verdict[]> {
   const n = ++caseNumber;
-  const path = `/p/${run}/${n}${c.query ? `?q=${n}` : ''}`;
+  const path = {
+    segment: `/p/${run}/${n}`,
+    query: `/p/${run}/${n}?q=${n}`,
+    'root-query': `/?c=${run}-${n}`,
+  }[c.path];
   const edge = edges[c.edge];
   const verdicts: Verdict[] = [];
   const fillName = c.subject.naming.effective;
@@ -776,7 +812,8 @@ async function attempt(c: Case): Promise<Verdict[]> {
       c.fill === 'clean'
         ? cleanGet(c.edge, fillName, path, probe, true)
         : render(fillShape, c.edge, path, probe).replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n');
-    const [answer] = await exchange(edge, PROXY, text, ['GET']);
+    const fillProxyLine = c.edge === 'pp' ? `PROXY TCP4 ${GB4} 127.0.0.1 4711 80\r\n` : '';
+    const [answer] = await exchange(edge, PROXY, fillProxyLine + text, ['GET']);
     const expected = c.fill === 'clean' ? 200 : expectedStatus(fillShape);
     if (expected !== 200) refusedProbes.add(probe);
     verdicts.push(check('fill', expected, probe, answer, 'GB'));
@@ -786,7 +823,9 @@ async function attempt(c: Case): Promise<Verdict[]> {
   const texts: string[] = [];
   const methods: Method[] = [];
   const roles: Array<{ role: string; probe: string; expected: Expected; country: Country }> = [];
-  if (c.prelude === 'allowed-host' || (c.prelude === 'clean-fill' && who.kind !== 'proxied')) {
+  // With the PROXY protocol every request of a connection is the same client's: no GB fill among them.
+  const sameClient = who.kind !== 'proxied' || c.edge === 'pp';
+  if (c.prelude === 'allowed-host' || (c.prelude === 'clean-fill' && sameClient)) {
     const probe = `${run}-${n}-prelude`;
     const client = who.kind === 'proxied' ? identityLines({ ...c.subject, naming: noClaims }, c.edge) : [];
     texts.push(
@@ -806,7 +845,12 @@ async function attempt(c: Case): Promise<Verdict[]> {
   methods.push(c.subject.method);
   roles.push({ role: 'subject', probe, expected, country: who.country });
 
-  const answers = await exchange(edge, localAddressOf(who), texts.join(''), methods);
+  const answers = await exchange(
+    edge,
+    localAddressOf(who),
+    proxyLineOf(c.edge, who) + texts.join(''),
+    methods,
+  );
   roles.forEach((r, index) => {
     verdicts.push(check(r.role, r.expected, r.probe, answers[index], r.country));
   });
@@ -832,6 +876,7 @@ function gbProxied(who: Identity): Omit<Extract<Identity, { kind: 'proxied' }>, 
   const base = who.kind === 'proxied' ? who : undefined;
   return {
     country: 'GB',
+    proxyLine: `PROXY TCP4 ${GB4} 127.0.0.1 4711 80\r\n`,
     xff: GB4,
     forwarded: GB4,
     leftXff: base?.leftXff ?? [],

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { callAdmin, notification } from './support/admin.js';
 import { motogpOrder } from './support/blocking-order.js';
 import { countryTestDatabase, type RunningEdge, startEdge, testConfig } from './support/edge.js';
 import { startOrigin, type TestOrigin } from './support/origin.js';
@@ -13,8 +14,9 @@ import { startOrigin, type TestOrigin } from './support/origin.js';
 // of naming the host (Host spellings, absolute-form targets, a trusted proxy's host claims, duplicated
 // fields), a way of being the client (a direct connection, or behind the trusted proxy with its chain or its
 // PROXY protocol line, on three edges that each read one of X-Forwarded-For, Forwarded, PROXY), a
-// method, HTTP version and upgrade, requests pipelined before it on the same connection, and a cache entry an
-// allowed client filled for the same URL. A model (`expectedStatus`) says what the request is owed (200, 451,
+// method, HTTP version and upgrade, requests pipelined before it on the same connection, a cache entry an
+// allowed client filled for the same URL, and mirrors the regulator notifies between that fill and the
+// request (the policy's incremental path, with the purge it triggers). A model (`expectedStatus`) says what the request is owed (200, 451,
 // or 400 for two Host fields), and each request is checked on both sides: the answer the client got, and the
 // origin's log of requests, matched by a probe id (`X-Probe`) only that request carries. A failure starting
 // with ESCAPE is a breach of the property; any other is a request refused or served against the model.
@@ -23,10 +25,11 @@ import { startOrigin, type TestOrigin } from './support/origin.js';
 // whose claims are dropped, a blocked Host behind an allowed absolute-form target. Those must reach the
 // origin (or the entry it filled) with a 200, so a node that refuses everything fails as surely as one that
 // lets a blocked client through. When written (2026-11-30) it found nothing in 4,000 runs (twice); it failed
-// within 5-43 runs against each of five mutants: the decide phase ignoring a trusted proxy's host claims,
+// within 5-43 runs against each of six mutants: the decide phase ignoring a trusted proxy's host claims,
 // accept preferring Host over the absolute-form target, the X-Forwarded-For walk believing the leftmost entry,
-// the PROXY protocol's address ignored, and a blocked request served from the cache on a hit.
-// ESCAPE_RUNS=<n> runs more cases (400 by default, ~7 s).
+// the PROXY protocol's address ignored, a blocked request served from the cache on a hit, and the decide
+// phase keeping the policy it first saw (notified mirrors never blocked).
+// ESCAPE_RUNS=<n> runs more cases (400 by default, 8-12 s on 2 shared cores).
 
 const FR6 = '2a02:cfc0::1';
 /** Placed in FR by an override: the MaxMind test database has no French IPv4 address. */
@@ -47,11 +50,27 @@ const siteHosts = [
   'notlivetv.me',
   'fine.example',
   '*.fine.example', // also motogpstream.me.fine.example, livetv.me.fine.example
+  'mirror.example',
+  '*.mirror.example', // mirrors the regulator notifies during the run (`notified` below)
 ];
 
-/** Whether the policy blocks a canonical name (lower case, no port, no trailing dot) from France. */
+/**
+ * Whether the policy blocks a canonical name (lower case, no port, no trailing dot) from France. A name under
+ * `notified.mirror.example` is a mirror that is not blocked when the case starts: the case's requests name it
+ * `n<case>otified.mirror.example`, and the regulator's notification of that name and its subdomains comes
+ * after the case's fill and before its subject (`attempt`).
+ */
 function isBlocked(name: string): boolean {
-  return name === 'motogpstream.me' || name.endsWith('.livetv.me');
+  return (
+    name === 'motogpstream.me' ||
+    name.endsWith('.livetv.me') ||
+    /(^|\.)n(\d*)otified\.mirror\.example$/.test(name)
+  );
+}
+
+/** A case's own spelling of the `notified` label, so each case notifies a mirror nobody has asked for yet. */
+function withNotified(text: string, n: number): string {
+  return text.replace(/(?<![a-z0-9_-])notified(?=\.mirror\.example)/gi, `n${n}otified`);
 }
 
 /** Any token of `text` that names a blocked host in any spelling (case, port, one trailing dot). */
@@ -127,6 +146,10 @@ const label = fc.oneof(
 );
 const blockedName = fc.oneof(
   fc.constant('motogpstream.me'),
+  fc.constant('notified.mirror.example'),
+  fc
+    .array(label, { minLength: 1, maxLength: 2 })
+    .map((labels) => [...labels, 'notified.mirror.example'].join('.')),
   fc.array(label, { minLength: 1, maxLength: 3 }).map((labels) => [...labels, 'livetv.me'].join('.')),
 );
 const allowedName = fc.oneof(
@@ -137,6 +160,8 @@ const allowedName = fc.oneof(
     'notlivetv.me',
     'motogpstream.me.fine.example',
     'livetv.me.fine.example',
+    'mirror.example',
+    'stale.mirror.example',
   ),
   fc.array(label, { minLength: 1, maxLength: 2 }).map((labels) => [...labels, 'fine.example'].join('.')),
 );
@@ -726,7 +751,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
 });
 
 type Verdict = { role: string; expected: Expected; problem: string | undefined };
-const tally = { refused: 0, allowed: 0, statuses: new Map<number, number>() };
+const tally = { refused: 0, allowed: 0, notified: 0, statuses: new Map<number, number>() };
 /** Every request that had to be refused: none may reach the origin later either. */
 const refusedProbes = new Set<string>();
 let caseNumber = 0;
@@ -813,7 +838,7 @@ async function attempt(c: Case): Promise<Verdict[]> {
         ? cleanGet(c.edge, fillName, path, probe, true)
         : render(fillShape, c.edge, path, probe).replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n');
     const fillProxyLine = c.edge === 'pp' ? `PROXY TCP4 ${GB4} 127.0.0.1 4711 80\r\n` : '';
-    const [answer] = await exchange(edge, PROXY, fillProxyLine + text, ['GET']);
+    const [answer] = await exchange(edge, PROXY, fillProxyLine + withNotified(text, n), ['GET']);
     const expected = c.fill === 'clean' ? 200 : expectedStatus(fillShape);
     if (expected !== 200) refusedProbes.add(probe);
     verdicts.push(check('fill', expected, probe, answer, 'GB'));
@@ -845,12 +870,17 @@ async function attempt(c: Case): Promise<Verdict[]> {
   methods.push(c.subject.method);
   roles.push({ role: 'subject', probe, expected, country: who.country });
 
-  const answers = await exchange(
-    edge,
-    localAddressOf(who),
-    proxyLineOf(c.edge, who) + texts.join(''),
-    methods,
-  );
+  const requests = withNotified(texts.join(''), n);
+  const mirror = `n${n}otified.mirror.example`;
+  if (requests.toLowerCase().includes(mirror)) {
+    // The regulator notifies the case's mirror now: after the fill, before the subject.
+    const notified = await callAdmin(edge, 'POST', `/orders/${order.id}/notifications`, {
+      body: notification([mirror, `*.${mirror}`]),
+    });
+    if (notified.status !== 200) throw new Error(`notification refused: ${JSON.stringify(notified.json)}`);
+    tally.notified += 1;
+  }
+  const answers = await exchange(edge, localAddressOf(who), proxyLineOf(c.edge, who) + requests, methods);
   roles.forEach((r, index) => {
     verdicts.push(check(r.role, r.expected, r.probe, answers[index], r.country));
   });
@@ -910,7 +940,7 @@ describe('the blocking property, over generated requests', () => {
     expect(tally.allowed).toBeGreaterThan(50);
     for (const edge of Object.values(edges)) expect(edge.process.exitCode).toBeNull();
     console.log(
-      `escape property: ${tally.refused} refused, ${tally.allowed} served; statuses`,
+      `escape property: ${tally.refused} refused, ${tally.allowed} served, ${tally.notified} notified; statuses`,
       tally.statuses,
     );
   }, 120_000);

@@ -81,6 +81,8 @@ export type RequestContext = {
   readonly sendTimeout?: SendTimeout;
   /** The connection's fetch slots this request holds or waits for (runtime/connection-slots.ts). */
   fetchSlot?: ConnectionSlot | undefined;
+  /** Where the traffic server's open responses hold this request (runtime/open-responses.ts). */
+  openAt?: number | undefined;
 };
 
 /**

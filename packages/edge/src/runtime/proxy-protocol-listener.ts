@@ -1,8 +1,8 @@
-import { once } from 'node:events';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { readProxyProtocolHeader } from '@edge451/geo';
 import type { Logger } from 'pino';
 import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
+import { listenForConnections } from './listen.js';
 
 /**
  * Listens with a plain TCP server that reads the PROXY protocol header (v1 or v2) off each connection
@@ -14,13 +14,13 @@ import { proxyProtocolAddresses } from '../lifecycle/identify-client.js';
  * handshake after the header has only what is left of it.
  * Returns the TCP listener: the node:http server never listens itself in this mode.
  */
-export async function listenForProxyProtocol(
+export function listenForProxyProtocol(
   handOff: (socket: Socket, acceptedAt: number) => void,
   listen: { host: string; port: number },
   peer: { isTrustedPeer: (address: string) => boolean; handshakeMs: () => number },
   logger: Logger,
 ): Promise<NetServer> {
-  const tcp = createServer((socket: Socket) => {
+  return listenForConnections(listen, (socket: Socket) => {
     const acceptedAt = Date.now();
     const trustedPeer = peer.isTrustedPeer(socket.remoteAddress ?? '');
     readProxyProtocolHeader(socket, { trustedPeer, timeoutMs: peer.handshakeMs() })
@@ -42,7 +42,4 @@ export async function listenForProxyProtocol(
         socket.destroy();
       });
   });
-  tcp.listen(listen.port, listen.host);
-  await once(tcp, 'listening');
-  return tcp;
 }

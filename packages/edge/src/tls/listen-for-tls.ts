@@ -1,8 +1,8 @@
-import { once } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
-import { createServer, type Server as NetServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { TlsFilesConfig } from '../config/schema.js';
+import { listenForConnections } from '../runtime/listen.js';
 import { listenForProxyProtocol } from '../runtime/proxy-protocol-listener.js';
 import type { CertificateStore } from './certificate-store.js';
 import { createTlsAcceptor, type TlsAcceptor } from './tls-acceptor.js';
@@ -45,8 +45,6 @@ export async function listenForTls(
     );
     return { listener, acceptor };
   }
-  const listener = createServer((socket) => acceptor.accept(socket));
-  listener.listen(address.port, address.host);
-  await once(listener, 'listening');
+  const listener = await listenForConnections(address, (socket) => acceptor.accept(socket));
   return { listener, acceptor };
 }

@@ -6,6 +6,7 @@ export type EdgeErrorCode =
   | 'EDGE_CONFIG_INVALID'
   | 'EDGE_ORIGIN_UNREACHABLE'
   | 'EDGE_ORIGIN_TIMEOUT'
+  | 'EDGE_ORIGIN_QUEUE_TIMEOUT'
   | 'EDGE_ORIGIN_PROTOCOL'
   | 'EDGE_CLIENT_ABORTED'
   | 'EDGE_CLIENT_SEND_TIMEOUT'
@@ -96,6 +97,9 @@ export function statusForError(error: EdgeError): number | undefined {
   switch (error.code) {
     case 'EDGE_ORIGIN_TIMEOUT':
       return 504;
+    // No connection to the origin came free in time: the request was never sent (upstream/queue-timed-pool.ts).
+    case 'EDGE_ORIGIN_QUEUE_TIMEOUT':
+      return 503;
     case 'EDGE_CLIENT_ABORTED':
     case 'EDGE_CLIENT_SEND_TIMEOUT':
       return undefined;

@@ -180,6 +180,8 @@ const siteSchema = z.strictObject({
       connectMs: durationMs.default(5_000),
       headersMs: durationMs.default(30_000),
       bodyMs: durationMs.default(30_000),
+      // How long a request may wait for a free connection once `connections` are busy (then 503, never sent).
+      queueMs: durationMs.default(5_000),
     })
     .prefault({}),
   connections: wholeNumber('expected a number of connections').default(128),

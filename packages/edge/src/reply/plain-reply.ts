@@ -1,7 +1,7 @@
 import type { Reply } from '../lifecycle/context.js';
 
 /**
- * A short text answer from the edge itself (400, 405, 421, 502, 504…). `no-store`: these describe one
+ * A short text answer from the edge itself (400, 405, 421, 502, 503, 504…). `no-store`: these describe one
  * request's problem, and a shared cache downstream must not replay them for others.
  */
 export function plainReply(status: number, message: string, headers: Reply['headers'] = {}): Reply {
@@ -22,6 +22,7 @@ const errorMessages: Record<number, string> = {
   400: 'Bad request.',
   500: 'Internal error.',
   502: 'Bad gateway: the origin could not be reached or answered badly.',
+  503: 'Service unavailable: every connection to the origin stayed busy; the request was not sent. Try again.',
   504: 'Gateway timeout: the origin did not answer in time.',
 };
 

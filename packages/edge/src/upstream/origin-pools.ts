@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { CancelSignal } from '@edge451/cache';
-import { Pool } from 'undici';
+import { errors } from 'undici';
 import type { Site } from '../lifecycle/route.js';
+import { QueueTimedPool } from './queue-timed-pool.js';
 
 /** An origin's answer, body still streaming. */
 export type OriginResponse = {
@@ -18,9 +19,12 @@ export type OriginRequest = {
   signal: CancelSignal;
 };
 
-/** One keep-alive undici Pool per site, created lazily, closed together on shutdown. */
+/**
+ * One keep-alive undici Pool per site of `connections` connections, created lazily, destroyed together on
+ * shutdown. A request finding them all busy waits at most the site's `queueMs` for one (queue-timed-pool.ts).
+ */
 export class OriginPools {
-  private readonly pools = new Map<Site, Pool>();
+  private readonly pools = new Map<Site, QueueTimedPool>();
 
   /** Sends one request to the site's origin. Rejects with undici's error (see `toEdgeError`). */
   async request(site: Site, request: OriginRequest): Promise<OriginResponse> {
@@ -37,28 +41,29 @@ export class OriginPools {
     return { status: response.statusCode, headers: response.headers, body: response.body };
   }
 
-  /** Waits for in-flight requests, then closes every connection. */
-  async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
-    this.pools.clear();
-  }
-
-  /** Stops at once, failing in-flight requests (end of a drain deadline). */
+  /** Stops at once, failing in-flight requests and those waiting for a connection (end of a drain deadline). */
   async destroy(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.destroy()));
+    await Promise.all(
+      [...this.pools.values()].map((pool) => {
+        // As undici fails the requests of its own queue when destroyed.
+        pool.failWaiting(new errors.ClientDestroyedError());
+        return pool.destroy();
+      }),
+    );
     this.pools.clear();
   }
 
-  private poolFor(site: Site): Pool {
+  private poolFor(site: Site): QueueTimedPool {
     let pool = this.pools.get(site);
     if (pool === undefined) {
       const { timeouts, connections } = site.config;
-      pool = new Pool(site.origin.origin, {
+      const options = {
         connections,
         connectTimeout: timeouts.connectMs,
         headersTimeout: timeouts.headersMs,
         bodyTimeout: timeouts.bodyMs,
-      });
+      };
+      pool = new QueueTimedPool(site.origin.origin, options, timeouts.queueMs);
       this.pools.set(site, pool);
     }
     return pool;

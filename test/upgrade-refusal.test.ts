@@ -188,6 +188,40 @@ describe('an origin refusing an upgrade: the client gets a well-formed response,
     expect(closed).toBe(true);
   });
 
+  // RFC 9110 §15.5.22: a 426 MUST name the protocols the server accepts in Upgrade. The hop-by-hop rule
+  // drops Upgrade from every other response (above); a WebSocket origin names its versions in
+  // Sec-WebSocket-Version (RFC 6455 §4.4), which is end to end anyway.
+  it('a 426 keeps its Upgrade field, with the upgrade connection option that goes with it, and the connection still closes', async () => {
+    const body = 'Upgrade Required';
+    const { origin } = await startRefusingOrigin((socket) => {
+      socket.end(
+        head([
+          'HTTP/1.1 426 Upgrade Required',
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          'Sec-WebSocket-Version: 13, 8',
+          'Content-Type: text/plain',
+          `Content-Length: ${body.length}`,
+        ]) + body,
+      );
+    });
+    const edge = await startChatEdge(origin);
+    const { bytes, closed } = await exchange(edge.url, upgradeRequest());
+    const response = await parseResponse(bytes);
+    expect(response).toMatchObject({ status: 426, framing: 'content-length' });
+    expect(response.body.toString()).toBe(body);
+    expect(response.headers).toMatchObject({
+      upgrade: 'websocket',
+      'sec-websocket-version': '13, 8',
+      via: '1.1 edge451',
+      'x-site': 'chat',
+    });
+    const connectionOptions = (response.headers.connection ?? '').split(',').map((option) => option.trim());
+    expect(connectionOptions.sort()).toEqual(['close', 'upgrade']);
+    expect(closed).toBe(true);
+    expect(await requestLine(edge, '/chat')).toMatchObject({ status: 426, outcome: 'proxied' });
+  });
+
   it('a 204 and a 304 go without a body and without framing for one', async () => {
     const { origin } = await startRefusingOrigin((socket, req) => {
       socket.end(

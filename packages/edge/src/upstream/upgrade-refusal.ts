@@ -1,7 +1,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { RequestContext } from '../lifecycle/context.js';
+import type { Reply, RequestContext } from '../lifecycle/context.js';
 import { replyFromOrigin } from '../lifecycle/proxy.js';
 import { respond } from '../lifecycle/respond.js';
 
@@ -38,7 +38,8 @@ export function dropHttpProxyRelay(upstream: ClientRequest, ours: readonly Liste
 /**
  * Answers the client of a refused upgrade with the origin's answer, built as every proxied response is:
  * `replyFromOrigin` (hop-by-hop fields dropped, `Via` and the site's headers added, a `Location` on the
- * origin's address rewritten) written by `respond` on the request's own ServerResponse. node:http then
+ * origin's address rewritten; a 426 keeps its `Upgrade`) written by `respond` on the request's own
+ * ServerResponse. node:http then
  * frames it as it frames the normal path's, rather than a second framer beside it: the origin's
  * `Content-Length` when it gave one, chunked otherwise, no body for 204 and 304 (nor for a HEAD, though a
  * handshake is always a GET: traffic-server.ts answers anything else 400), and a body the origin breaks off
@@ -62,15 +63,16 @@ export async function relayRefusal(
   socket.on('drain', drain);
   // node:http hands an upgrade a net.Socket (a tls.TLSSocket on a TLS listener), typed as a Duplex.
   res.assignSocket(socket as Socket);
+  // Read before replyFromOrigin: the hop-by-hop rule drops it from the reply.
+  const upgrade = response.headers.upgrade;
   try {
-    await respond(
-      ctx,
-      replyFromOrigin(ctx, {
-        status: response.statusCode ?? 502,
-        headers: response.headers,
-        body: response,
-      }),
-    );
+    const reply = replyFromOrigin(ctx, {
+      status: response.statusCode ?? 502,
+      headers: response.headers,
+      body: response,
+    });
+    if (reply.status === 426 && upgrade !== undefined) keepUpgradeRequired(reply, upgrade);
+    await respond(ctx, reply);
   } catch (error) {
     response.destroy();
     socket.destroy();
@@ -80,4 +82,16 @@ export async function relayRefusal(
   }
   socket.end();
   socket.once('finish', () => socket.destroy());
+}
+
+/**
+ * RFC 9110 §15.5.22: a 426 (Upgrade Required) MUST carry `Upgrade`, naming the protocols the server would
+ * switch to; besides a 101 it is the one response that must. The hop-by-hop rule (forward-headers.ts) drops
+ * `Upgrade` from every response, rightly for the rest: this puts the origin's back on a 426 only, with the
+ * `upgrade` connection option §7.8 asks of whoever sends the field (and `close`: the connection still ends
+ * after this answer). A WebSocket origin lists `websocket`, which the edge proxies on the client's hop too.
+ */
+function keepUpgradeRequired(reply: Reply, upgrade: string): void {
+  reply.headers.upgrade = upgrade;
+  reply.headers.connection = 'upgrade, close';
 }

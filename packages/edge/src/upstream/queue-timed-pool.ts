@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { CancelSignal } from '@edge451/cache';
 import { type Dispatcher, Pool } from 'undici';
 import { EdgeError } from '../errors.js';
@@ -173,8 +174,8 @@ class Counted implements DispatchHandler {
     this.#finished = finished;
   }
 
-  onConnect(...args: Parameters<NonNullable<DispatchHandler['onConnect']>>): void {
-    this.#handler.onConnect?.(...args);
+  onConnect(abort: (error?: Error) => void): void {
+    this.#handler.onConnect?.(abort);
   }
 
   onResponseStarted(): void {
@@ -189,8 +190,8 @@ class Counted implements DispatchHandler {
     return this.#handler.onData?.(chunk) as boolean;
   }
 
-  onBodySent(...args: Parameters<NonNullable<DispatchHandler['onBodySent']>>): void {
-    this.#handler.onBodySent?.(...args);
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.#handler.onBodySent?.(chunkSize, totalBytesSent);
   }
 
   onComplete(trailers: string[] | null): void {
@@ -203,9 +204,9 @@ class Counted implements DispatchHandler {
     callOnError(this.#handler, error);
   }
 
-  onUpgrade(...args: Parameters<NonNullable<DispatchHandler['onUpgrade']>>): void {
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
     this.#finish();
-    this.#handler.onUpgrade?.(...args);
+    this.#handler.onUpgrade?.(statusCode, headers, socket);
   }
 
   #finish(): void {

@@ -19,7 +19,7 @@ import {
   statusThroughEdge,
 } from './support/blocking-order.js';
 import { answerThroughEdge, discoverWorkers, workerOf } from './support/cluster.js';
-import { adminToken, type RunningEdge, startEdge } from './support/edge.js';
+import { adminToken, type RunningEdge, reloadEdge, startEdge } from './support/edge.js';
 import { sendRaw, statusOf } from './support/http.js';
 
 // Hostile and unusual use of the admin API and of the policy-change path of the real binary: bodies and
@@ -38,14 +38,6 @@ const startBlockingEdge = (overrides: Record<string, unknown> = {}) => startEdge
 async function restart(edge: RunningEdge, config: Record<string, unknown>): Promise<RunningEdge> {
   expect(await edge.stop('SIGTERM')).toBe(0);
   return startEdge(config, {}, { dir: edge.dir });
-}
-
-/** SIGHUP, then waits for this reload's `reloaded` line (not an earlier one). */
-async function reload(edge: RunningEdge): Promise<void> {
-  const isReloaded = (line: Record<string, unknown>) => line.msg === 'reloaded';
-  const seen = new Set(edge.logs().filter(isReloaded));
-  edge.process.kill('SIGHUP');
-  await edge.waitForLog((line) => isReloaded(line) && !seen.has(line));
 }
 
 function stateFile(edge: RunningEdge): string {
@@ -708,7 +700,7 @@ describe('concurrent changes', () => {
         ...(attempt.body === undefined ? {} : { body: attempt.body }),
       });
     });
-    const reloaded = reload(edge);
+    const reloaded = reloadEdge(edge);
     const answers = await Promise.all(changes);
     await reloaded;
 
@@ -771,7 +763,7 @@ describe('stored changes over the policy files (DECISIONS #6, #13)', () => {
     const served = Object.fromEntries(Object.keys(blockedAtStart).map((host) => [host, 200]));
     expect(await frenchStatuses(edge, Object.keys(served))).toEqual(served);
 
-    await reload(edge);
+    await reloadEdge(edge);
     expect(await frenchStatuses(edge, Object.keys(served))).toEqual(served);
     const deletedTwice = await callAdmin<ErrorAnswer>(edge, 'DELETE', `/orders/${motogpOrder.id}`);
     expect(deletedTwice.status).toBe(400);
@@ -814,7 +806,7 @@ describe('stored changes over the policy files (DECISIONS #6, #13)', () => {
       }
     };
     await check(edge);
-    await reload(edge);
+    await reloadEdge(edge);
     await check(edge);
     await check(await restart(edge, config));
   });
@@ -834,7 +826,7 @@ describe('stored changes over the policy files (DECISIONS #6, #13)', () => {
     ];
     expect(statuses).toEqual([200, 200, 200, 200]);
     expect(await statusThroughEdge(edge.url, 'livetv821.me', clientIps.FR)).toBe(451);
-    await reload(edge);
+    await reloadEdge(edge);
     expect(await statusThroughEdge(edge.url, 'livetv821.me', clientIps.FR)).toBe(451);
     const restarted = await restart(edge, config);
     expect(

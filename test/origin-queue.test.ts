@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { sampleValue, until } from './support/cluster.js';
-import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
+import { type RunningEdge, reloadEdge, startEdge, testConfig } from './support/edge.js';
 import { send, sendRaw, statusOf } from './support/http.js';
 import { startOrigin } from './support/origin.js';
 
@@ -123,5 +123,30 @@ describe('a request waiting for a free origin connection', () => {
     // and undici's abort destroys the connection it was given: /next came on a second one.
     expect(connections()).toBe(1);
     expect(await originErrors(edge, 'EDGE_ORIGIN_QUEUE_TIMEOUT')).toBeUndefined();
+  });
+});
+
+describe('origin connections across a reload', () => {
+  it('a SIGHUP that leaves a site as it was keeps its pool: its keep-alive connection serves on, and a request still waits behind the same connections', async () => {
+    const { origin, release, paths, connections } = await startStallingOrigin();
+    const edge = await edgeFor(origin.url, { connections: 1, timeouts: { queueMs: 500 } });
+    for (let round = 0; round < 3; round += 1) {
+      expect((await send(`${edge.url}/before-${round}`, { headers: { host } })).status).toBe(200);
+      await reloadEdge(edge);
+    }
+    expect((await send(`${edge.url}/after`, { headers: { host } })).status).toBe(200);
+    // One keep-alive connection for every request: a new pool per reload opened one more each time.
+    expect(connections()).toBe(1);
+
+    const stalled = send(`${edge.url}/stall`, { headers: { host } });
+    await until(() => paths().includes('/stall'), 'the origin holds /stall');
+    await reloadEdge(edge);
+    // The site's one connection is still busy: the request waits for it (and times out), rather than
+    // going out on a connection of a second pool.
+    expect(statusOf(await sendRaw(edge.url, getAndClose('/queued'), 5_000))).toBe(503);
+    expect(paths()).not.toContain('/queued');
+    expect(connections()).toBe(1);
+    release();
+    expect((await stalled).status).toBe(200);
   });
 });

@@ -189,3 +189,11 @@ export async function startEdge(
     stop,
   };
 }
+
+/** SIGHUP, then waits for this reload's `reloaded` line (not an earlier one). */
+export async function reloadEdge(edge: RunningEdge): Promise<void> {
+  const isReloaded = (line: Record<string, unknown>) => line.msg === 'reloaded';
+  const seen = new Set(edge.logs().filter(isReloaded));
+  edge.process.kill('SIGHUP');
+  await edge.waitForLog((line) => isReloaded(line) && !seen.has(line));
+}

@@ -38,6 +38,8 @@ export type PhaseDeps = {
 export function createPhases(deps: PhaseDeps): Phases {
   const { config, pools, cache } = deps;
   const router = createSiteRouter(config.sites);
+  // The origin pools follow the sites of the config being put in force (origin-pools.ts).
+  pools.useSites(router.sites);
   return {
     accept,
     identifyClient: makeIdentifyClient(config.clientIp, deps.locator),

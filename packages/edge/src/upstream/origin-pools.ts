@@ -22,9 +22,15 @@ export type OriginRequest = {
 /**
  * One keep-alive undici Pool per site of `connections` connections, created lazily, destroyed together on
  * shutdown. A request finding them all busy waits at most the site's `queueMs` for one (queue-timed-pool.ts).
+ *
+ * A reload builds new Site objects. A site whose name, origin and pool settings are unchanged keeps its pool
+ * (its keep-alive connections, and one `connections` limit, not two while old and new requests overlap);
+ * the pool of a site the reload removed or changed is closed once its last request is done. Before, each
+ * SIGHUP left every site's old pool behind, for good.
  */
 export class OriginPools {
-  private readonly pools = new Map<Site, QueueTimedPool>();
+  private pools = new Map<Site, QueueTimedPool>();
+  private readonly bySettings = new Map<string, QueueTimedPool>();
 
   /** Sends one request to the site's origin. Rejects with undici's error (see `toEdgeError`). */
   async request(site: Site, request: OriginRequest): Promise<OriginResponse> {
@@ -53,19 +59,46 @@ export class OriginPools {
     this.pools.clear();
   }
 
+  /**
+   * The sites of the config now in force (at start-up and after each reload): their pools are kept, the
+   * others are closed once idle. A request still under way for a site of the previous config finds its
+   * pool by the same settings; one whose site changed gets a pool that the next reload closes.
+   */
+  useSites(sites: readonly Site[]): void {
+    const inUse = new Set(sites.map(settingsOf));
+    for (const [settings, pool] of this.bySettings) {
+      if (inUse.has(settings)) continue;
+      this.bySettings.delete(settings);
+      pool.closeWhenIdle();
+    }
+    this.pools = new Map();
+  }
+
   private poolFor(site: Site): QueueTimedPool {
     let pool = this.pools.get(site);
     if (pool === undefined) {
-      const { timeouts, connections } = site.config;
-      const options = {
-        connections,
-        connectTimeout: timeouts.connectMs,
-        headersTimeout: timeouts.headersMs,
-        bodyTimeout: timeouts.bodyMs,
-      };
-      pool = new QueueTimedPool(site.origin.origin, options, timeouts.queueMs);
+      const settings = settingsOf(site);
+      pool = this.bySettings.get(settings) ?? newPool(site);
+      this.bySettings.set(settings, pool);
       this.pools.set(site, pool);
     }
     return pool;
   }
+}
+
+function newPool(site: Site): QueueTimedPool {
+  const { timeouts, connections } = site.config;
+  const options = {
+    connections,
+    connectTimeout: timeouts.connectMs,
+    headersTimeout: timeouts.headersMs,
+    bodyTimeout: timeouts.bodyMs,
+  };
+  return new QueueTimedPool(site.origin.origin, options, timeouts.queueMs);
+}
+
+/** What makes two Site objects (of two configs) the same pool: the site, its origin and the pool's settings. */
+function settingsOf(site: Site): string {
+  const { timeouts, connections } = site.config;
+  return JSON.stringify([site.name, site.origin.origin, connections, timeouts]);
 }

@@ -45,6 +45,7 @@ export class QueueTimedPool extends Pool {
   /** Entries still waiting (not `gone`). */
   #waiting = 0;
   #sendScheduled = false;
+  #closeWhenIdle = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(origin: string, options: Pool.Options & { connections: number }, queueMs: number) {
@@ -60,6 +61,21 @@ export class QueueTimedPool extends Pool {
     }
     this.#enqueue(options, handler);
     return false;
+  }
+
+  /**
+   * Closes the pool once no request runs or waits (a reload left its site behind). Until then it works
+   * as before: requests already under way, and those that find it meanwhile, are answered.
+   */
+  closeWhenIdle(): void {
+    this.#closeWhenIdle = true;
+    this.#closeIfIdle();
+  }
+
+  #closeIfIdle(): void {
+    if (!this.#closeWhenIdle || this.#running > 0 || this.#waiting > 0) return;
+    this.#closeWhenIdle = false;
+    void this.close();
   }
 
   /** Fails every waiting request with `error` (the pool is being destroyed); they are never sent. */
@@ -79,6 +95,8 @@ export class QueueTimedPool extends Pool {
     if (this.#waiting > 0 && !this.#sendScheduled) {
       this.#sendScheduled = true;
       queueMicrotask(this.#sendWaiting);
+    } else if (this.#closeWhenIdle && this.#running === 0) {
+      queueMicrotask(() => this.#closeIfIdle());
     }
   };
 
@@ -134,6 +152,7 @@ export class QueueTimedPool extends Pool {
     if (entry.gone) return;
     this.#leave(entry);
     callOnError(entry.handler, error);
+    this.#closeIfIdle();
   }
 
   #arm(delayMs: number): void {

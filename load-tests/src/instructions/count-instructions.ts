@@ -12,7 +12,10 @@
  * default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over the first
  * thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep (keep the
  * dump files for callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names
- * the JIT frames).
+ * the JIT frames), --candidates a,b (count only these, e.g. edge-1), --node-args "…" (more node flags for
+ * every candidate, e.g. --single-threaded: V8's compiler and collector then work on the counted thread, so
+ * a count no longer depends on what its helper threads got done meanwhile; counts are higher, and only
+ * comparable with counts made with the same flags).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,6 +62,8 @@ async function main(): Promise<number> {
       warmup: { type: 'string', default: '20000' },
       keep: { type: 'boolean', default: false },
       only: { type: 'string' },
+      candidates: { type: 'string' },
+      'node-args': { type: 'string', default: '' },
     },
   });
   const requests = Number(values.requests);
@@ -68,6 +73,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const selected = values.only?.split(',');
+  const onlyCandidates = values.candidates?.split(',');
   const unknown = selected?.filter((id) => !counted.some((scenario) => scenario.id === id));
   if (unknown !== undefined && unknown.length > 0) {
     process.stderr.write(
@@ -96,15 +102,19 @@ async function main(): Promise<number> {
     const options = {
       wrapper: callgrind.wrapper(),
       // --perf-basic-prof also makes V8 write a log: into the temp folder, not the package's.
-      extraNodeArgs: values.keep
-        ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(dir, 'v8.log')}`]
-        : [],
+      extraNodeArgs: [
+        ...values['node-args'].split(' ').filter((arg) => arg !== ''),
+        ...(values.keep
+          ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(dir, 'v8.log')}`]
+          : []),
+      ],
       timeoutMs: startTimeoutMs,
     };
     for (const { id, candidates, baseline } of counted) {
       if (selected !== undefined && !selected.includes(id)) continue;
       const shapes = scenarioShapes(id);
       for (const candidate of candidates) {
+        if (onlyCandidates !== undefined && !onlyCandidates.includes(candidate)) continue;
         // A process of its own per scenario: what a process served before shapes its optimised code (a
         // 451 counted 40 % more in an edge that had served hits under counting first).
         const server = await startCounted(candidate, `${candidate}-${id}`, world, options);

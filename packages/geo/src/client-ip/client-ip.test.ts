@@ -109,6 +109,30 @@ describe('createClientIpResolver: one resolver, many peers', () => {
   });
 });
 
+describe('createClientIpResolver: walks kept per forwarding line', () => {
+  test('a line walked before gives the same answer, frozen; another peer or line is walked anew', () => {
+    const resolver = createClientIpResolver({ trustedProxies, source: 'x-forwarded-for' });
+    const line = (value: string) => ['X-Forwarded-For', value] as [string, string];
+    const first = resolver(request('10.0.0.2', line('90.0.0.1, 10.0.0.7')));
+    expect(first).toEqual({ ip: '90.0.0.1', from: 'x-forwarded-for', peerTrusted: true, peerIp: '10.0.0.2' });
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(resolver(request('10.0.0.2', line('90.0.0.1, 10.0.0.7')))).toBe(first);
+    // The peer is part of the answer: another trusted peer with the same line gets its own.
+    expect(resolver(request('10.0.0.3', line('90.0.0.1, 10.0.0.7')))).toMatchObject({ peerIp: '10.0.0.3' });
+    expect(resolver(request('10.0.0.2', line('90.0.0.2')))).toMatchObject({ ip: '90.0.0.2' });
+    // Two lines are one list, walked together, never as the first line's kept walk.
+    expect(resolver(request('10.0.0.2', line('90.0.0.1, 10.0.0.7'), line('203.0.113.5')))).toMatchObject({
+      ip: '203.0.113.5',
+    });
+    expect(resolver(request('10.0.0.2', line('garbage')))).toMatchObject({ ip: '10.0.0.2', malformed: true });
+    // More lines than are kept: each is still walked right.
+    for (let n = 0; n < 1500; n++) {
+      const ip = `90.0.${n >> 8}.${n & 255}`;
+      expect(resolver(request('10.0.0.2', line(ip))).ip).toBe(ip);
+    }
+  });
+});
+
 describe('createClientIpResolver: addresses', () => {
   test('matches an IPv4-mapped peer against IPv4 networks and reports it as IPv4', () => {
     const result = viaXff(request('::ffff:10.0.0.2', ['X-Forwarded-For', '::ffff:90.0.0.1']));

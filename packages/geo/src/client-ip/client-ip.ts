@@ -41,7 +41,10 @@ export type ClientIpInput = {
   proxyProtocolAddress?: string;
 };
 
-/** Resolves the client of one request; never throws. `isTrustedPeer` answers for any address. */
+/**
+ * Resolves the client of one request; never throws. A result may be shared by requests with the same peer
+ * and forwarding line (it is frozen). `isTrustedPeer` answers for any address.
+ */
 export type ClientIpResolver = ((input: ClientIpInput) => ClientIpResult) & {
   isTrustedPeer(address: string): boolean;
 };
@@ -80,6 +83,10 @@ export function createClientIpResolver(config: ClientIpConfig): ClientIpResolver
     ip: '',
     trusted: false,
   };
+  // Each trusted peer sends the same few forwarding lines again and again (its clients, or one client per
+  // connection): the last peer's walks are kept by line, bounded, so a client inventing lines costs a
+  // walk each, never memory. The results are frozen: every request with that line gets the same object.
+  const walked = { peerIp: '', results: new Map<string, ClientIpResult>() };
   const resolve = (input: ClientIpInput): ClientIpResult => {
     const { peerAddress } = input;
     if (peerAddress !== lastPeer.address) {
@@ -95,7 +102,25 @@ export function createClientIpResolver(config: ClientIpConfig): ClientIpResolver
     const { ip: peerIp, trusted: peerTrusted } = lastPeer;
     if (source === 'socket' || !peerTrusted) return { ip: peerIp, from: 'socket', peerTrusted, peerIp };
     if (source === 'proxy-protocol') return fromProxyProtocol(input.proxyProtocolAddress, peerIp, hop);
-    return walkChain(collectHops(input.rawHeaders, source), source, peerIp, trusted, hop);
+    const line = onlyLine(input.rawHeaders, source);
+    if (line === undefined || line.length > MAX_WALKED_LINE) {
+      return walkChain(collectHops(input.rawHeaders, source), source, peerIp, trusted, hop);
+    }
+    // The walk of one header line is a function of the line and the peer: kept for the peer last seen.
+    if (walked.peerIp !== peerIp) {
+      walked.peerIp = peerIp;
+      walked.results.clear();
+    }
+    let result = walked.results.get(line);
+    if (result === undefined) {
+      const hops: (string | null)[] = [];
+      if (source === 'forwarded') appendForwardedFor(line, hops);
+      else appendXForwardedFor(line, hops);
+      result = Object.freeze(walkChain(hops, source, peerIp, trusted, hop));
+      if (walked.results.size >= MAX_WALKED_LINES) walked.results.clear();
+      walked.results.set(line, result);
+    }
+    return result;
   };
   const resolver = (input: ClientIpInput): ClientIpResult => {
     try {
@@ -118,6 +143,28 @@ function fromProxyProtocol(address: string | undefined, peerIp: string, hop: Par
     return { ip: peerIp, from: 'socket', malformed: true, peerTrusted: true, peerIp };
   }
   return { ip: formatIp(hop), from: 'proxy-protocol', peerTrusted: true, peerIp };
+}
+
+/** Lines of one peer's walks kept (then started over), and the longest line kept. */
+const MAX_WALKED_LINES = 1024;
+const MAX_WALKED_LINE = 256;
+
+/**
+ * The value of the source header when it has exactly one line; undefined when it has none or several
+ * (several lines are one list, walked as such without the memo).
+ */
+function onlyLine(
+  rawHeaders: readonly string[],
+  source: 'x-forwarded-for' | 'forwarded',
+): string | undefined {
+  let line: string | undefined;
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    if (name.length !== source.length || name.toLowerCase() !== source) continue;
+    if (line !== undefined) return undefined;
+    line = rawHeaders[index + 1] as string;
+  }
+  return line;
 }
 
 /** Every entry of every line of the source header, left to right (null: an unidentifiable hop). */

@@ -56,31 +56,52 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
   const cache = buildInternals(options);
   const { store, counters } = cache;
 
-  async function serve(
+  /** `serve` without a promise when the store answers at once (see HttpCache.serveNow). */
+  function serveNow(
     request: CacheRequest,
     fetchOrigin: FetchOrigin,
     clientSignal: ClientSignal,
-  ): Promise<CacheReply> {
-    if (typeof clientSignal !== 'function' && clientSignal.aborted) throw clientSignal.reason;
-    const signal = () => (typeof clientSignal === 'function' ? clientSignal() : clientSignal);
-    const bypass =
-      request.method === 'GET' || request.method === 'HEAD' ? requestBypassReason(request) : 'method';
-    if (bypass !== undefined) return bypassOrigin(cache, request, fetchOrigin, signal(), bypass);
-
-    const key = makeCacheKey(request);
-    const policyRequest = new LazyPolicyRequest(request.headers, request.host, request.path);
-    const context: RequestContext = { cache, request, key, policyRequest, fetchOrigin };
-    let entries: readonly StoredResponse[];
+  ): CacheReply | Promise<CacheReply> {
+    // Every failure is a rejection, as from an async function: callers handle one path.
     try {
-      const stored = store.get(key);
-      entries = Array.isArray(stored) ? stored : await stored;
-    } catch {
-      counters.storeErrors += 1;
-      return forwardOnStoreError(context, signal());
+      if (typeof clientSignal !== 'function' && clientSignal.aborted) throw clientSignal.reason;
+      const signal = () => (typeof clientSignal === 'function' ? clientSignal() : clientSignal);
+      const bypass =
+        request.method === 'GET' || request.method === 'HEAD' ? requestBypassReason(request) : 'method';
+      if (bypass !== undefined) return bypassOrigin(cache, request, fetchOrigin, signal(), bypass);
+
+      const key = makeCacheKey(request);
+      const policyRequest = new LazyPolicyRequest(request.headers, request.host, request.path);
+      const context: RequestContext = { cache, request, key, policyRequest, fetchOrigin };
+      let stored: ReturnType<CacheStore['get']>;
+      try {
+        stored = store.get(key);
+      } catch {
+        counters.storeErrors += 1;
+        return forwardOnStoreError(context, signal());
+      }
+      if (Array.isArray(stored)) return answer(context, stored, signal);
+      return (stored as Promise<readonly StoredResponse[]>).then(
+        (entries) => answer(context, entries, signal),
+        () => {
+          counters.storeErrors += 1;
+          return forwardOnStoreError(context, signal());
+        },
+      );
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const found = lookupStored(entries, policyRequest, cache.policyOf);
+  }
+
+  /** The reply for what the store holds under the request's key: from it, or from the origin. */
+  function answer(
+    context: RequestContext,
+    entries: readonly StoredResponse[],
+    signal: () => CancelSignal,
+  ): CacheReply | Promise<CacheReply> {
+    const found = lookupStored(entries, context.policyRequest, cache.policyOf);
     // Only the variant this request uses counts as used: the others a lookup looked at keep aging.
-    if ('found' in found) store.used(key, found.found.entry.variant);
+    if ('found' in found) store.used(context.key, found.found.entry.variant);
     switch (found.kind) {
       case 'fresh':
         return replyFromStored(context, found.found, 'hit', { hit: true });
@@ -99,7 +120,8 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
   }
 
   return {
-    serve,
+    serve: (request, fetchOrigin, signal) => Promise.resolve(serveNow(request, fetchOrigin, signal)),
+    serveNow,
     async purge(selector) {
       return store.delete(toStoreSelector(selector, options.purgeHostForm));
     },

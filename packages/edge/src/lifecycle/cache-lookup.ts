@@ -1,4 +1,4 @@
-import type { CacheOutcome, HttpCache } from '@edge451/cache';
+import type { CacheOutcome, CacheReply, HttpCache } from '@edge451/cache';
 import { upstreamRequestHeaders } from '../upstream/forward-headers.js';
 import type { OriginPools } from '../upstream/origin-pools.js';
 import type { Outcome, Reply, RequestContext } from './context.js';
@@ -17,13 +17,14 @@ const outcomeOf: Record<CacheOutcome, Outcome> = {
  * Phases `cacheLookup → proxy → store`, after the decision: the cache answers from its store, or calls the
  * origin (at most once per coalesced miss) and stores what it may. The cache key is built from the
  * normalised host and the forwarding headers the edge rebuilt itself, never from what the client claimed,
- * so no client header can poison what another client is served.
+ * so no client header can poison what another client is served. A reply the store holds comes back
+ * without a promise (`serveNow`), so a hit is answered in the turn its request arrived in.
  */
-export async function serveThroughCache(
+export function serveThroughCache(
   ctx: RequestContext,
   cache: HttpCache,
   pools: OriginPools,
-): Promise<Reply> {
+): Reply | Promise<Reply> {
   const headers = upstreamRequestHeaders(ctx);
   const request = {
     method: ctx.req.method ?? 'GET',
@@ -32,7 +33,13 @@ export async function serveThroughCache(
     headers,
     hasBody: hasRequestBody(ctx),
   };
-  const reply = await cache.serve(request, originCallFor(ctx, pools), () => ctx.abort.signal);
+  const served = cache.serveNow(request, originCallFor(ctx, pools), () => ctx.abort.signal);
+  return served instanceof Promise
+    ? served.then((reply) => clientReply(ctx, reply))
+    : clientReply(ctx, served);
+}
+
+function clientReply(ctx: RequestContext, reply: CacheReply): Reply {
   ctx.cache =
     reply.notStored === undefined
       ? { outcome: reply.outcome }

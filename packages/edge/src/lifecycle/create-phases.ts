@@ -52,7 +52,7 @@ export function createPhases(deps: PhaseDeps): Phases {
       const answer = answeredHere(ctx);
       if (answer !== undefined) {
         if (answer.status >= 400) ctx.outcome = 'rejected';
-        return Promise.resolve(answer);
+        return answer;
       }
       return cache === undefined ? proxy(ctx, pools) : serveThroughCache(ctx, cache, pools);
     },

@@ -5,11 +5,13 @@ import type { Reply, RequestContext } from './context.js';
 /**
  * Phase `respond`: writes the reply. A streamed body goes through `pipeBody`, which applies backpressure
  * (a slow client slows the origin read, memory stays bounded) and destroys both sides on failure.
- * Resolves when the last byte is handed to the socket; rejects with an EdgeError when either side fails
- * mid-body (the status line is gone by then: the connection is cut so the client sees a truncated body).
+ * A reply without a body to stream is written at once and returns undefined (no promise: see
+ * run-lifecycle.ts). A streamed one returns a promise that resolves when the last byte is handed to the
+ * socket and rejects with an EdgeError when either side fails mid-body (the status line is gone by then:
+ * the connection is cut so the client sees a truncated body). Throws when the head cannot be written.
  * A client that stops taking what is written is cut by the send timeout (send-timeout.ts).
  */
-export async function respond(ctx: RequestContext, reply: Reply): Promise<void> {
+export function respond(ctx: RequestContext, reply: Reply): Promise<void> | undefined {
   const { res } = ctx;
   ctx.status = reply.status;
   res.writeHead(reply.status, reply.headers);
@@ -17,14 +19,19 @@ export async function respond(ctx: RequestContext, reply: Reply): Promise<void> 
   if (body === null || ctx.req.method === 'HEAD') {
     if (body instanceof Readable) body.destroy();
     res.end();
-    return;
+    return undefined;
   }
   if (!(body instanceof Readable)) {
     res.end(body);
     // A client that reads nothing leaves a large reply (a cache hit of megabytes) in the socket.
     ctx.sendTimeout?.afterEnd(res);
-    return;
+    return undefined;
   }
+  return streamBody(ctx, body);
+}
+
+async function streamBody(ctx: RequestContext, body: Readable): Promise<void> {
+  const { res } = ctx;
   const send = ctx.sendTimeout;
   try {
     await pipeBody(body, res, send && (() => send.watch(res)));

@@ -22,13 +22,23 @@ export interface FreshAnswer {
   /** The response headers to serve: shared by every hit the answer is kept for, so never changed. */
   readonly headers: Readonly<CachePolicy.Headers>;
   readonly ttlSeconds: number;
+  /**
+   * The whole head of a hit's reply from this answer (`Cache-Status` and `Content-Length` added), made by
+   * its first hit and shared, frozen, by the rest (replies.ts `hitReply`).
+   */
+  hit?: SharedHit;
 }
 
-interface KeptAnswer {
+/** A fresh hit's reply head, the same for every hit of one kept answer. */
+export interface SharedHit {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly cacheStatus: string;
+}
+
+interface KeptAnswer extends FreshAnswer {
   readonly since: number;
   readonly until: number;
-  readonly headers: Readonly<CachePolicy.Headers>;
-  readonly ttlSeconds: number;
 }
 
 const SAFETY_MS = 0.5;
@@ -71,7 +81,7 @@ export function keepFreshAnswer(
   ];
   const nextDate = (Math.floor(since / 1000) + 1) * 1000;
   const until = Math.min(nextDate, since + Math.min(...secondsUntil) * 1000) - SAFETY_MS;
-  const kept = { since, until, headers, ttlSeconds: ttl };
+  const kept: KeptAnswer = { since, until, headers, ttlSeconds: ttl, hit: undefined };
   keptAnswers.set(policy, kept);
   return kept;
 }

@@ -12,7 +12,7 @@ import { forwardResponse } from './forward.js';
 import { lookupStored } from './lookup.js';
 import { createPolicyClass } from './policy.js';
 import { type PurgeHostForm, toStoreSelector } from './purge-selector.js';
-import { replyFromStored } from './replies.js';
+import { hitReply, replyFromStored } from './replies.js';
 import { LazyPolicyRequest, passRequestHeaders } from './request-headers.js';
 import { createMemoryStore } from './stores/memory-store.js';
 import type { CacheStore, StoredResponse } from './stores/store.js';
@@ -104,7 +104,7 @@ export function createHttpCache(options: HttpCacheOptions = {}): HttpCache {
     if ('found' in found) store.used(context.key, found.found.entry.variant);
     switch (found.kind) {
       case 'fresh':
-        return replyFromStored(context, found.found, 'hit', { hit: true });
+        return hitReply(context, found.found);
       case 'stale-while-revalidate':
         // The refresh gets the entry without this request's header snapshot (its Age/Date would go stale).
         refreshInBackground(context, { entry: found.found.entry, policy: found.found.policy });

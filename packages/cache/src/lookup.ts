@@ -1,5 +1,5 @@
 import type CachePolicy from 'http-cache-semantics';
-import { keepFreshAnswer, keptFreshAnswer } from './fresh-answers.js';
+import { type FreshAnswer, keepFreshAnswer, keptFreshAnswer } from './fresh-answers.js';
 import { atInstant, policyNow } from './policy.js';
 import type { LazyPolicyRequest } from './request-headers.js';
 import type { StoredResponse } from './stores/store.js';
@@ -19,6 +19,8 @@ export interface Found {
   readonly headers?: Readonly<CachePolicy.Headers>;
   /** Cache-Status `ttl`, when the evaluation already computed it. */
   readonly ttlSeconds?: number;
+  /** The kept answer `headers` and `ttlSeconds` come from, for a fresh hit (fresh-answers.ts). */
+  readonly answer?: FreshAnswer;
 }
 
 /** What the store holds for a request (the `cacheLookup` phase's verdict). */
@@ -42,7 +44,8 @@ export function lookupStored(
   const policy = policyOf(entry);
   const kept = keptFreshAnswer(policy);
   if (kept !== undefined) {
-    return { kind: 'fresh', found: { entry, policy, headers: kept.headers, ttlSeconds: kept.ttlSeconds } };
+    const found = { entry, policy, headers: kept.headers, ttlSeconds: kept.ttlSeconds, answer: kept };
+    return { kind: 'fresh', found };
   }
   const at = policyNow(policy);
   const evaluation = atInstant(at, () => policy.evaluateRequest(request));
@@ -54,7 +57,7 @@ export function lookupStored(
   const answer = keepFreshAnswer(policy, evaluation.response.headers, at);
   return {
     kind: 'fresh',
-    found: { entry, policy, headers: answer.headers, ttlSeconds: answer.ttlSeconds },
+    found: { entry, policy, headers: answer.headers, ttlSeconds: answer.ttlSeconds, answer },
   };
 }
 

@@ -102,6 +102,37 @@ export function replyFromStored(
   return reply;
 }
 
+const HIT_FACTS: CacheStatusFacts = Object.freeze({ hit: true });
+
+/**
+ * A fresh hit's reply: `replyFromStored`'s, except that when the answer was kept (fresh-answers.ts) and the
+ * client's validators do not make it a 304, its headers are one frozen object shared by every hit of that
+ * answer (`headersShared`), made by the first: a hit then copies no headers and formats nothing (~2,000
+ * instructions, bench:instructions).
+ */
+export function hitReply(context: RequestContext, found: Found): CacheReply {
+  const { entry, answer } = found;
+  const status = entry.policy.st;
+  if (answer === undefined || isNotModified(context.request.headers, status, entry.policy.resh)) {
+    return replyFromStored(context, found, 'hit', HIT_FACTS);
+  }
+  let hit = answer.hit;
+  if (hit === undefined) {
+    const made = replyFromStored(context, found, 'hit', HIT_FACTS);
+    hit = { status: made.status, headers: Object.freeze(made.headers), cacheStatus: made.cacheStatus };
+    answer.hit = hit;
+  }
+  const body = mayHaveBody(status) && context.request.method !== 'HEAD' ? entry.body : null;
+  return {
+    status,
+    headers: hit.headers,
+    headersShared: true,
+    body,
+    outcome: 'hit',
+    cacheStatus: hit.cacheStatus,
+  };
+}
+
 /** Whether a response with `status` carries content (RFC 9110 §6.4.1). */
 export function mayHaveBody(status: number): boolean {
   return status >= 200 && status !== 204 && status !== 304;

@@ -97,9 +97,15 @@ export interface CacheReply {
   status: number;
   /**
    * Headers to send: `Age` set, `Cache-Status` included, surrogate headers removed. Hop-by-hop headers are
-   * the edge's job. A new object for every reply: the caller may change it.
+   * the edge's job. A new object for every reply, which the caller may change, unless `headersShared`.
    */
   headers: Record<string, string | string[]>;
+  /**
+   * Set when `headers` is shared by other replies (fresh hits of one stored response within the same
+   * second): it is frozen, so copy it to change it. The same object comes back until any field changes,
+   * so a caller may key its own work on it.
+   */
+  headersShared?: true;
   /** `null` for HEAD and 304; a Buffer for stored bodies; a stream for bodies coming from the origin. */
   body: Readable | Buffer | null;
   outcome: CacheOutcome;

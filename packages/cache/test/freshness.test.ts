@@ -23,22 +23,52 @@ describe('freshness', () => {
     expect(origin.count()).toBe(2);
   });
 
-  test("a hit's headers are the caller's: changing one reply changes no later hit", async () => {
-    // Hits inside one second share a kept answer (fresh-answers.ts): each reply must still get its own copy.
+  test("a hit's headers are shared by the hits of one answer, frozen: no reply can change a later one", async () => {
+    // Hits inside one second share a kept answer (fresh-answers.ts) and, with it, one frozen head.
     const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60' }, 'v1'));
     const clock = manualClock();
     const cache = createHttpCache({ clock });
     await fetchThrough(cache, origin, cacheRequest('/own'));
     const first = await fetchThrough(cache, origin, cacheRequest('/own'));
     expect(first.outcome).toBe('hit');
-    first.headers['x-changed'] = 'yes';
-    first.headers['cache-control'] = 'no-store';
-    delete first.headers['content-length'];
+    expect(first.headersShared).toBe(true);
+    expect(Object.isFrozen(first.headers)).toBe(true);
+    expect(() => {
+      first.headers['x-changed'] = 'yes';
+    }).toThrow(TypeError);
+    const copy: Record<string, string | string[]> = { ...first.headers, 'cache-control': 'no-store' };
+    delete copy['content-length'];
     const second = await fetchThrough(cache, origin, cacheRequest('/own'));
     expect(second.outcome).toBe('hit');
+    expect(second.headers).toBe(first.headers);
     expect(second.headers['x-changed']).toBeUndefined();
     expect(second.headers['cache-control']).toBe('max-age=60');
     expect(second.headers['content-length']).toBe('2');
+    expect(second.text).toBe('v1');
+    // A HEAD shares the head, without the body.
+    const head = await fetchThrough(cache, origin, cacheRequest('/own', {}, 'HEAD'));
+    expect(head.headers).toBe(first.headers);
+    expect(head.body).toBeNull();
+    // The next second has its own Date, Age and head.
+    clock.advance(1);
+    const later = await fetchThrough(cache, origin, cacheRequest('/own'));
+    expect(later.headers).not.toBe(first.headers);
+    expect(later.headers.age).toBe('1');
+    expect(later.headers['cache-control']).toBe('max-age=60');
+    expect(origin.count()).toBe(1);
+  });
+
+  test('a hit the client validators turn into a 304 gets headers of its own', async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60', etag: '"a"' }, 'v1'));
+    const cache = createHttpCache({ clock: manualClock() });
+    await fetchThrough(cache, origin, cacheRequest('/etag'));
+    const shared = await fetchThrough(cache, origin, cacheRequest('/etag'));
+    const notModified = await fetchThrough(cache, origin, cacheRequest('/etag', { 'if-none-match': '"a"' }));
+    expect(notModified.status).toBe(304);
+    expect(notModified.headersShared).toBeUndefined();
+    expect(notModified.headers).not.toBe(shared.headers);
+    notModified.headers['x-mine'] = 'yes';
+    expect(shared.headers['x-mine']).toBeUndefined();
   });
 
   test("the origin's Age counts against freshness", async () => {

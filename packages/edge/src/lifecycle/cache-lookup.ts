@@ -1,8 +1,10 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { CacheOutcome, CacheReply, HttpCache } from '@edge451/cache';
-import { upstreamRequestHeaders } from '../upstream/forward-headers.js';
+import { toClientResponseHeaders, upstreamRequestHeaders } from '../upstream/forward-headers.js';
 import type { OriginPools } from '../upstream/origin-pools.js';
 import type { Outcome, Reply, RequestContext } from './context.js';
 import { hasRequestBody, originCallFor, replyFromOrigin } from './proxy.js';
+import type { Site } from './route.js';
 
 // Cache words → the request outcome words of logs and metrics.
 const outcomeOf: Record<CacheOutcome, Outcome> = {
@@ -45,5 +47,28 @@ function clientReply(ctx: RequestContext, reply: CacheReply): Reply {
       ? { outcome: reply.outcome }
       : { outcome: reply.outcome, notStored: reply.notStored };
   ctx.outcome = outcomeOf[reply.outcome];
+  if (reply.headersShared) {
+    return { status: reply.status, headers: sharedClientHeaders(reply.headers, ctx), body: reply.body };
+  }
   return replyFromOrigin(ctx, { status: reply.status, headers: reply.headers, body: reply.body });
+}
+
+/** The client's headers made from one shared (frozen) cache reply head, for one site. */
+const clientHeadersOf = new WeakMap<object, { site: Site | undefined; headers: OutgoingHttpHeaders }>();
+
+/**
+ * The client's headers for a cache reply whose headers are shared by every hit of a stored response in the
+ * same second (`headersShared`): made from a copy once per site and shared in turn, frozen, so a hit
+ * changes and copies nothing (node:http only reads what it is given). A Location or Content-Location is
+ * pointed at each client's own scheme and host (`toClientResponseHeaders`), so such a reply gets its own.
+ */
+function sharedClientHeaders(shared: CacheReply['headers'], ctx: RequestContext): OutgoingHttpHeaders {
+  if (shared.location !== undefined || shared['content-location'] !== undefined) {
+    return toClientResponseHeaders({ ...shared }, ctx);
+  }
+  const made = clientHeadersOf.get(shared);
+  if (made !== undefined && made.site === ctx.site) return made.headers;
+  const headers = Object.freeze(toClientResponseHeaders({ ...shared }, ctx));
+  clientHeadersOf.set(shared, { site: ctx.site, headers });
+  return headers;
 }

@@ -13,9 +13,9 @@
  * thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep (keep the
  * dump files for callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names
  * the JIT frames), --candidates a,b (count only these, e.g. edge-1), --node-args "…" (more node flags for
- * every candidate, e.g. --single-threaded: V8's compiler and collector then work on the counted thread, so
- * a count no longer depends on what its helper threads got done meanwhile; counts are higher, and only
- * comparable with counts made with the same flags).
+ * every candidate, e.g. --single-threaded: V8's compiler and collector then work on the counted thread
+ * instead of helper threads; counts are higher, only comparable with counts made with the same flags, and
+ * still move with the mark-compacts a window happens to hold).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

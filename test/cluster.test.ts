@@ -81,6 +81,24 @@ async function answersFrom(edge: RunningEdge, host: string, ip: string, count: n
   return { statuses, workers };
 }
 
+/** A cacheable page per path, for the purge tests. */
+function cacheableArticle(req: IncomingMessage, res: ServerResponse) {
+  const body = `article ${req.url}\n`;
+  res.writeHead(200, {
+    'content-type': 'text/plain',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'public, max-age=600',
+  });
+  res.end(body);
+}
+
+/** GET `path` of the allowed site as a British client, on a new connection (so on the next worker). */
+function articleForBritishClient(edge: RunningEdge, path: string) {
+  return sendOnNewConnection(`${edge.url}${path}`, {
+    headers: { host: allowedHost, 'x-forwarded-for': clientIps.GB },
+  });
+}
+
 const hungWorkerKilled = 'worker did not confirm in time; killed as hung (SIGKILL)';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
@@ -372,21 +390,10 @@ describe('workers: 2', () => {
   });
 
   it('a purge reaches the cache of every worker and the purged counts are summed', async () => {
-    const origin = await startOrigin((req: IncomingMessage, res: ServerResponse) => {
-      const body = `article ${req.url}\n`;
-      res.writeHead(200, {
-        'content-type': 'text/plain',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'public, max-age=600',
-      });
-      res.end(body);
-    });
+    const origin = await startOrigin(cacheableArticle);
     const { edge } = await startCluster(2, origin);
     const paths = ['/a', '/b', '/c'];
-    const get = (path: string) =>
-      sendOnNewConnection(`${edge.url}${path}`, {
-        headers: { host: allowedHost, 'x-forwarded-for': clientIps.GB },
-      });
+    const get = (path: string) => articleForBritishClient(edge, path);
 
     for (const path of paths)
       for (let sent = 0; sent < 4; sent += 1) expect((await get(path)).status).toBe(200);
@@ -407,23 +414,12 @@ describe('workers: 2', () => {
   });
 
   it('a purge is answered while a worker is hung: the worker is killed within workerConfirmMs, its cache goes with it, and the count is what the others removed', async () => {
-    const origin = await startOrigin((req: IncomingMessage, res: ServerResponse) => {
-      const body = `article ${req.url}\n`;
-      res.writeHead(200, {
-        'content-type': 'text/plain',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'public, max-age=600',
-      });
-      res.end(body);
-    });
+    const origin = await startOrigin(cacheableArticle);
     const { edge } = await startCluster(2, origin, { workerConfirmMs: 1_000 });
     const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
     const [hung] = [...workers.values()];
     if (hung === undefined) throw new Error('expected two workers');
-    const get = (path: string) =>
-      sendOnNewConnection(`${edge.url}${path}`, {
-        headers: { host: allowedHost, 'x-forwarded-for': clientIps.GB },
-      });
+    const get = (path: string) => articleForBritishClient(edge, path);
     for (const path of ['/a', '/b', '/c'])
       for (let sent = 0; sent < 4; sent += 1) expect((await get(path)).status).toBe(200);
     expect(origin.requests.length).toBe(6);

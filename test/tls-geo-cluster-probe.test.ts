@@ -1088,7 +1088,11 @@ describe('a worker that is starting when SIGHUP is handled', () => {
 });
 
 describe('SIGHUP before the cluster is ready', () => {
-  it('a reload asked for while the workers start (systemctl reload right after start) leaves the node running and it becomes ready', async () => {
+  // The waits for the primary and its workers to appear are long: on a loaded CI machine (the whole suite
+  // in parallel), a node took over 10 s from spawn to its second fork once.
+  it('a reload asked for while the workers start (systemctl reload right after start) leaves the node running and it becomes ready', {
+    timeout: 90_000,
+  }, async () => {
     const dir = await tempDir();
     const starting = startEdge(
       testConfig({
@@ -1105,21 +1109,29 @@ describe('SIGHUP before the cluster is ready', () => {
     );
     // Hold the workers (SIGSTOP) as soon as they exist, so the primary is still waiting for them.
     let primary = 0;
-    await until(() => {
-      primary = edgeProcesses(dir).find((each) => each.ppid === process.pid)?.pid ?? 0;
-      return primary !== 0;
-    }, 'the primary runs');
+    await until(
+      () => {
+        primary = edgeProcesses(dir).find((each) => each.ppid === process.pid)?.pid ?? 0;
+        return primary !== 0;
+      },
+      'the primary runs',
+      30_000,
+    );
     const held = new Set<number>();
     onTestFinished(() => {
       for (const pid of held) if (isRunning(pid)) process.kill(pid, 'SIGCONT');
     });
-    await until(() => {
-      for (const { pid } of edgeProcesses(dir).filter((each) => each.ppid === primary)) {
-        if (!held.has(pid)) process.kill(pid, 'SIGSTOP');
-        held.add(pid);
-      }
-      return held.size === 2;
-    }, 'both workers are forked');
+    await until(
+      () => {
+        for (const { pid } of edgeProcesses(dir).filter((each) => each.ppid === primary)) {
+          if (!held.has(pid)) process.kill(pid, 'SIGSTOP');
+          held.add(pid);
+        }
+        return held.size === 2;
+      },
+      'both workers are forked',
+      30_000,
+    );
     process.kill(primary, 'SIGHUP');
     await sleep(500);
     const primaryAlive = isRunning(primary);

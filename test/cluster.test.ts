@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
 import {
@@ -14,6 +14,7 @@ import {
   sampleSum,
   sampleValue,
   sendOnNewConnection,
+  stopUntilTestEnds,
   until,
   workerOf,
 } from './support/cluster.js';
@@ -265,10 +266,7 @@ describe('workers: 2', () => {
     const [hung, healthy] = [...workers.values()];
     if (hung === undefined || healthy === undefined) throw new Error('expected two workers');
     // What a hung worker looks like from outside: alive, and answering nothing.
-    process.kill(hung, 'SIGSTOP');
-    onTestFinished(() => {
-      if (isRunning(hung)) process.kill(hung, 'SIGCONT');
-    });
+    stopUntilTestEnds(hung);
     const sent = Date.now();
     const change = await callAdmin<ChangeAnswer>(edge, 'POST', '/orders/fr-2025-motogp/notifications', {
       ...notice,
@@ -424,10 +422,7 @@ describe('workers: 2', () => {
       for (let sent = 0; sent < 4; sent += 1) expect((await get(path)).status).toBe(200);
     expect(origin.requests.length).toBe(6);
 
-    process.kill(hung, 'SIGSTOP');
-    onTestFinished(() => {
-      if (isRunning(hung)) process.kill(hung, 'SIGCONT');
-    });
+    stopUntilTestEnds(hung);
     const sent = Date.now();
     const purge = await callAdmin<{ purged: number }>(edge, 'POST', '/cache/purge', { all: true });
     const waited = Date.now() - sent;
@@ -537,10 +532,7 @@ describe('workers: 2', () => {
     const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
     const [stopped] = [...workers.values()];
     if (stopped === undefined) throw new Error('expected two workers');
-    process.kill(stopped, 'SIGSTOP');
-    onTestFinished(() => {
-      if (isRunning(stopped)) process.kill(stopped, 'SIGCONT');
-    });
+    stopUntilTestEnds(stopped);
     const sites = [{ name: 'streams', hosts: [...siteHosts, 'late.example'], origin: origin.url }];
     await writeFile(edge.configFile, stringify({ ...config, sites }));
     edge.process.kill('SIGHUP');
@@ -605,10 +597,7 @@ describe('workers: 2', () => {
     const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
     const [hung, healthy] = [...workers.values()];
     if (hung === undefined || healthy === undefined) throw new Error('expected two workers');
-    process.kill(hung, 'SIGSTOP');
-    onTestFinished(() => {
-      if (isRunning(hung)) process.kill(hung, 'SIGCONT');
-    });
+    stopUntilTestEnds(hung);
 
     const sent = Date.now();
     const exitCode = await edge.stop('SIGTERM');

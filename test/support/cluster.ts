@@ -1,4 +1,5 @@
 import { Client } from 'undici';
+import { onTestFinished } from 'vitest';
 import { adminToken, type RunningEdge } from './edge.js';
 import type { SimpleResponse } from './http.js';
 
@@ -125,6 +126,17 @@ export function isRunning(pid: number): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw error;
   }
+}
+
+/**
+ * Stops `pid` with SIGSTOP (what a hung process looks like from outside: alive, answering nothing) and
+ * lets it run again when the test ends, if it is still there.
+ */
+export function stopUntilTestEnds(pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+  onTestFinished(() => {
+    if (isRunning(pid)) process.kill(pid, 'SIGCONT');
+  });
 }
 
 /** Polls `check` every 20 ms until it holds; throws with `what` after `timeoutMs`. */

@@ -21,6 +21,7 @@ import {
 import { answerThroughEdge, discoverWorkers, workerOf } from './support/cluster.js';
 import { adminToken, type RunningEdge, reloadEdge, startEdge } from './support/edge.js';
 import { sendRaw, statusOf } from './support/http.js';
+import { writeBytes } from './support/origin.js';
 
 // Hostile and unusual use of the admin API and of the policy-change path of the real binary: bodies and
 // paths no well-behaved client sends, concurrent changes, a damaged or unwritable state directory, and
@@ -144,20 +145,7 @@ async function postHuge(url: string, bytes: number): Promise<{ status: number; b
       res.on('error', reject);
     });
     req.on('error', () => undefined); // the server may stop reading once it has answered
-    const chunk = Buffer.alloc(1024 * 1024, 0x20);
-    let sent = 0;
-    const pump = () => {
-      while (sent < bytes) {
-        const size = Math.min(chunk.length, bytes - sent);
-        sent += size;
-        if (!req.write(size === chunk.length ? chunk : chunk.subarray(0, size))) {
-          req.once('drain', pump);
-          return;
-        }
-      }
-      req.end();
-    };
-    pump();
+    writeBytes(req, bytes, 0x20, 1024 * 1024);
   });
 }
 

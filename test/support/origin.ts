@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import type { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
 
 export type RecordedRequest = {
@@ -62,16 +63,24 @@ export async function closedPort(): Promise<number> {
 /** Answers `size` bytes with backpressure (so the origin holds no more than its socket buffers). */
 export function streamBytes(res: ServerResponse, size: number, headers: Record<string, string>): void {
   res.writeHead(200, { 'content-length': String(size), ...headers });
-  const chunk = Buffer.alloc(64 * 1024, 7);
+  writeBytes(res, size);
+}
+
+/**
+ * Writes `size` bytes of `fill` to `stream` in chunks of `chunkSize`, waiting for 'drain' whenever it asks
+ * to, then ends it: a body of any size that is never all in memory.
+ */
+export function writeBytes(stream: Writable, size: number, fill = 7, chunkSize = 64 * 1024): void {
+  const chunk = Buffer.alloc(chunkSize, fill);
   let written = 0;
   const pump = () => {
     while (written < size) {
       const part = Math.min(chunk.length, size - written);
       written += part;
-      if (!res.write(part === chunk.length ? chunk : chunk.subarray(0, part)))
-        return void res.once('drain', pump);
+      if (!stream.write(part === chunk.length ? chunk : chunk.subarray(0, part)))
+        return void stream.once('drain', pump);
     }
-    res.end();
+    stream.end();
   };
   pump();
 }

@@ -465,6 +465,34 @@ describe('one connection, several requests', () => {
   });
 });
 
+describe('a fragment in the request target', () => {
+  // node:http's parser accepts `GET /page#x`, and the edge sent it on as written: the origin saw the `#`
+  // (which no request-target has, RFC 9112 §3.2) and each fragment was a cache entry of its own, while an
+  // absolute-form target's fragment was dropped. Both forms now drop it before routing (accept.ts).
+  it('is dropped from either form: the origin never sees `#`, and /page#a, /page#b and /page share one entry; a blocked client stays blocked', async () => {
+    const origin = await startOrigin(reflect);
+    const edge = await startWorld(origin.url);
+    const ask = (line: string, host: string, client: string) =>
+      sendRaw(edge.url, raw(line, [`Host: ${host}`, `X-Forwarded-For: ${client}`, 'Connection: close']));
+    const targets = ['/page#a', '/page#b', '/page', 'http://fine.example/page#c', '/page#/../other?q'];
+    for (const target of targets) {
+      const answer = await ask(`GET ${target} HTTP/1.1`, 'fine.example', GB);
+      expect(statusOf(answer), target).toBe(200);
+      expect(answer, target).toContain('"url":"/page"');
+    }
+    expect(origin.requests.map((seen) => seen.url)).toEqual(['/page']);
+    expect(statusOf(await ask('GET /q?x=1#frag HTTP/1.1', 'fine.example', GB))).toBe(200);
+    for (const [line, host] of [
+      ['GET /page#fine.example HTTP/1.1', 'motogpstream.me'],
+      ['GET http://motogpstream.me/#@fine.example/ HTTP/1.1', 'fine.example'],
+      ['GET http://a.livetv.me/?q#x HTTP/1.1', 'fine.example'],
+    ] as const) {
+      expect(statusOf(await ask(line, host, FR)), line).toBe(451);
+    }
+    expect(origin.requests.map((seen) => seen.url)).toEqual(['/page', '/q?x=1']);
+  });
+});
+
 describe('claims about the host and the client that the decision never sees', () => {
   // A trusted proxy passes the client's own X-Forwarded-Host through (nginx forwards every field it is not
   // told to change), and origins route by it (Rails, Express with `trust proxy`, Django's

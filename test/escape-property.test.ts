@@ -798,8 +798,7 @@ function check(
   if (country === 'FR') {
     for (const request of reached) {
       // The header fields, where an origin reads hosts from. Not the path: `//motogpstream.me/b` is a path
-      // (bypass.test.ts), and so is a fragment: an origin-form target's `#…` reaches the origin as sent
-      // (the absolute-form's is dropped), naming whatever the client wrote, never the host it is asked for.
+      // (bypass.test.ts). A fragment never reaches the origin in either form (accept.ts drops it).
       const told = Object.entries(request.headers)
         .filter(([name]) => name !== 'x-probe')
         .map(([name, value]) => `${name}: ${String(value)}`)

@@ -15,8 +15,10 @@ describe('parseRequestTarget', () => {
     expect(parseRequestTarget('http://example.com?q=1')).toEqual({ authority: 'example.com', path: '/?q=1' });
   });
 
-  it('drops a fragment, which is never sent to an origin', () => {
+  it('drops a fragment from either form, which is never sent to an origin', () => {
     expect(parseRequestTarget('http://example.com/a#frag')).toEqual({ authority: 'example.com', path: '/a' });
+    expect(parseRequestTarget('/a?b=1#frag/c?d')).toEqual({ path: '/a?b=1' });
+    expect(parseRequestTarget('/#')).toEqual({ path: '/' });
   });
 
   it('hands userinfo to host normalisation, which refuses it', () => {

@@ -35,9 +35,15 @@ export function accept(ctx: RequestContext): Verdict {
 
 type RequestTarget = { authority?: string; path: string };
 
-/** origin-form (`/a?b`), absolute-form (`http://host/a`) and asterisk-form (`*`, OPTIONS only). */
+/**
+ * origin-form (`/a?b`), absolute-form (`http://host/a`) and asterisk-form (`*`, OPTIONS only). A `#fragment`
+ * is dropped from either form, as nginx does: RFC 9112's request-target has none (a client never sends one,
+ * RFC 9110 §4.2.5), so one that arrives anyway must neither reach the origin, which may read it as part of
+ * the path, nor split one URL's cache entry in many. Dropped rather than refused because the client still
+ * named a resource unambiguously, and the 451 a blocked client is owed does not depend on it.
+ */
 export function parseRequestTarget(url: string, method = 'GET'): RequestTarget | undefined {
-  if (url.startsWith('/')) return { path: url };
+  if (url.startsWith('/')) return { path: withoutFragment(url) };
   if (url === '*') return method === 'OPTIONS' ? { path: '*' } : undefined;
   const scheme = /^https?:\/\//i.exec(url);
   if (scheme === null) return undefined;
@@ -45,11 +51,15 @@ export function parseRequestTarget(url: string, method = 'GET'): RequestTarget |
   const end = rest.search(/[/?#]/);
   const authority = end === -1 ? rest : rest.slice(0, end);
   if (authority === '') return undefined;
-  const tail = end === -1 ? '' : rest.slice(end);
-  // The fragment is never sent; a target that starts with '?' still needs a path.
-  const withoutFragment = tail.split('#', 1)[0] ?? '';
-  const path = withoutFragment.startsWith('/') ? withoutFragment : `/${withoutFragment}`;
+  const tail = withoutFragment(end === -1 ? '' : rest.slice(end));
+  // A target that starts with '?' still needs a path.
+  const path = tail.startsWith('/') ? tail : `/${tail}`;
   return { authority, path };
+}
+
+function withoutFragment(target: string): string {
+  const hash = target.indexOf('#');
+  return hash === -1 ? target : target.slice(0, hash);
 }
 
 function countHostHeaders(rawHeaders: IncomingMessage['rawHeaders']): number {

@@ -1,9 +1,9 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { clientIps, forwardedClientIp, motogpOrder } from './support/blocking-order.js';
 import {
@@ -18,7 +18,7 @@ import {
   until,
   workerOf,
 } from './support/cluster.js';
-import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
+import { type RunningEdge, runCli, startEdge, tempDir, testConfig } from './support/edge.js';
 import { send } from './support/http.js';
 import { keepRequesting, servedAfter } from './support/in-force.js';
 import { startOrigin, type TestOrigin } from './support/origin.js';
@@ -625,6 +625,59 @@ describe('workers: 2', () => {
       5_000,
     );
     await expect(sendOnNewConnection(`${edge.url}/`, { headers: { host: blockedHost } })).rejects.toThrow();
+  });
+});
+
+describe('a worker that hangs before it listens', () => {
+  // The primary polled for every worker's `ready` without bound: one stuck before it listened (here,
+  // stopped by a preload before edge451's code even runs, so it never says hello) made `start` wait
+  // forever, serving nothing and telling nobody. `workerStartMs` bounds it.
+  it('is killed after workerStartMs and the start fails: exit 2, naming the worker', async () => {
+    const dir = await tempDir({
+      'policy.yaml': { orders: [motogpOrder] },
+      // Only the second worker (cluster ids count from 1): the primary and the first worker start as usual.
+      'hang.mjs': [
+        "import cluster from 'node:cluster';",
+        "import { writeFileSync } from 'node:fs';",
+        'if (cluster.worker?.id === 2) {',
+        "  writeFileSync(new URL('./hung.pid', import.meta.url), String(process.pid));",
+        "  process.kill(process.pid, 'SIGSTOP');",
+        '}',
+      ].join('\n'),
+      'edge451.yaml': testConfig({
+        workers: 2,
+        workerStartMs: 3_000,
+        clientIp: forwardedClientIp,
+        sites: [{ name: 'streams', hosts: siteHosts, origin: 'http://127.0.0.1:9' }],
+        policy: { files: ['policy.yaml'] },
+      }),
+    });
+    let hungPid: number | undefined;
+    onTestFinished(() => {
+      if (hungPid !== undefined && isRunning(hungPid)) process.kill(hungPid, 'SIGKILL');
+    });
+    const startedAt = Date.now();
+    const result = await runCli(
+      ['start', '--config', join(dir, 'edge451.yaml')],
+      { NODE_OPTIONS: `--import=${join(dir, 'hang.mjs')}` },
+      20_000,
+    );
+    hungPid = Number(await readFile(join(dir, 'hung.pid'), 'utf8'));
+
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(2);
+    // Worker 1 is named too if the busy machine kept it from listening in time: the start fails either way.
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `worker 2 \\(pid ${hungPid}\\)(, [^\\n]*)? did not report ready within workerStartMs \\(3000 ms\\)`,
+      ),
+    );
+    expect(result.stdout).toContain(
+      '"msg":"worker did not report ready within workerStartMs; killed (SIGKILL)"',
+    );
+    expect(result.stdout).not.toContain('edge451 ready');
+    expect(Date.now() - startedAt).toBeLessThan(15_000);
+    await until(() => !isRunning(hungPid ?? 0), `the hung worker ${hungPid} is gone`, 2_000);
   });
 });
 

@@ -174,6 +174,14 @@ log:
     }
   });
 
+  it('takes workerStartMs (default 30 s, a slow cold fork) with the range of workerConfirmMs', () => {
+    expect(parseConfigText(minimal, '/x.yaml', {}).workerStartMs).toBe(30_000);
+    expect(parseConfigText(`${minimal}workerStartMs: 2000\n`, '/x.yaml', {}).workerStartMs).toBe(2_000);
+    expect(issuesOf(`${minimal}workerStartMs: 999\n`)).toEqual([
+      '/etc/edge451/edge451.yaml:7: workerStartMs: expected a duration in milliseconds from 1000 to 86400000 (a day)',
+    ]);
+  });
+
   it('refuses a headers timeout longer than the request timeout, the default one included', () => {
     expect(issuesOf(`${minimal}clientTimeouts:\n  headersMs: 2000\n  requestMs: 1500\n`)).toEqual([
       '/etc/edge451/edge451.yaml:8: clientTimeouts.headersMs: expected at most clientTimeouts.requestMs (1500), which includes the headers; it is 2000',

@@ -109,7 +109,7 @@ const clientTimeoutsSchema = z
   });
 
 // With workers > 1: how long a worker has to confirm a policy version or reloaded config before the primary
-// kills it as hung (README, Admin API). Healthy workers confirm in milliseconds, and a full snapshot at a
+// kills it as hung (README, Admin API); also the range of workerStartMs. Healthy workers confirm in milliseconds, and a full snapshot at a
 // million hosts in under a second: under 1 s a busy machine could see healthy workers killed. Over a day,
 // the timer would overflow and fire at once.
 const workerConfirmMessage = 'expected a duration in milliseconds from 1000 to 86400000 (a day)';
@@ -234,6 +234,9 @@ export const configSchema = z.strictObject({
     })
     .default(1),
   workerConfirmMs: workerConfirmMs.default(5_000),
+  // A worker loads the geo database and opens its cache before it listens: seconds on a busy machine, and
+  // the first fork of a cold start is the slowest, so the bound is generous. Same range as workerConfirmMs.
+  workerStartMs: workerConfirmMs.default(30_000),
   admin: adminSchema.prefault({}),
   geoip: geoipSchema.prefault({}),
   clientIp: clientIpSchema.prefault({}),

@@ -54,6 +54,8 @@ export class TrafficWorkers {
   private restartDelayMs = 0;
   /** Workers that died before the node was ready; each would die again, so the start fails. */
   private startFailures = 0;
+  /** When start() forked the first workers: `workerStartMs` counts from here. */
+  private forkedAt = 0;
 
   constructor(private readonly options: Options) {
     this.config = options.config;
@@ -71,6 +73,7 @@ export class TrafficWorkers {
       this.policyVersions.sent(after.version, this.config.workerConfirmMs);
     });
     cluster.setupPrimary({ exec: process.argv[1], args: this.options.args });
+    this.forkedAt = Date.now();
     for (let index = 0; index < count; index += 1) this.fork();
   }
 
@@ -101,14 +104,40 @@ export class TrafficWorkers {
     );
   }
 
-  /** Resolves with a traffic URL once `count` workers listen; rejects once one has died trying. */
+  /**
+   * Resolves with a traffic URL once `count` workers listen; rejects once one has died trying, or once
+   * `workerStartMs` has passed since the fork with one still not listening. That one is hung (stopped, or
+   * stuck before it listens) and is killed rather than replaced, as a worker that dies while starting is:
+   * whatever held it would most likely hold its replacement too, and an operator (or systemd) told that
+   * the start failed, and why, can act, where a start that never ends tells nobody anything.
+   */
   async allReady(count: number): Promise<string> {
+    const deadline = this.forkedAt + this.config.workerStartMs;
     while (this.ready.size < count) {
       if (this.startFailures > 0)
         throw new Error(`${this.startFailures} worker(s) failed to start; see their log lines`);
+      if (Date.now() >= deadline) throw new Error(this.killUnready());
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return [...this.ready.values()][0] ?? '';
+  }
+
+  /** Kills (SIGKILL) every worker not listening yet, each logged; the start's error message, naming them. */
+  private killUnready(): string {
+    const waitedMs = this.config.workerStartMs;
+    const named: string[] = [];
+    for (const worker of this.all()) {
+      if (this.ready.has(worker) || worker.isDead()) continue;
+      const pid = worker.process.pid;
+      this.options.logger.error(
+        { worker_id: worker.id, worker_pid: pid, waited_ms: waitedMs },
+        'worker did not report ready within workerStartMs; killed (SIGKILL)',
+      );
+      // SIGKILL: workers ignore SIGTERM, and a stopped one would not act on it anyway.
+      worker.process.kill('SIGKILL');
+      named.push(`worker ${worker.id} (pid ${pid})`);
+    }
+    return `${named.join(', ')} did not report ready within workerStartMs (${waitedMs} ms); killed, start failed`;
   }
 
   /**
@@ -134,10 +163,14 @@ export class TrafficWorkers {
     await exits;
   }
 
-  /** Ends every worker at once (a start that failed). */
+  /**
+   * Ends every worker at once (a start that failed). SIGKILL: `worker.kill()` disconnects and then sends
+   * SIGTERM, which workers ignore (the primary coordinates the drain), so a worker that was already
+   * listening lived on, and the primary, waiting for its child, never exited.
+   */
   kill(): void {
     this.phase = 'stopping';
-    for (const worker of this.all()) worker.kill();
+    for (const worker of this.all()) worker.process.kill('SIGKILL');
   }
 
   private fork(): void {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { type RunningEdge, startEdge, testConfig } from './support/edge.js';
-import { send } from './support/http.js';
+import { send, sendRaw } from './support/http.js';
 import { startOrigin, type TestOrigin } from './support/origin.js';
 import { exchange, parseResponse } from './support/raw-response.js';
 import { closedWithin, wsRequest } from './support/websocket.js';
@@ -347,5 +347,43 @@ describe('refusals that do not complete', () => {
       outcome: 'aborted',
       error_code: 'EDGE_CLIENT_ABORTED',
     });
+  });
+});
+
+describe('a 426 on an ordinary request', () => {
+  // The refusal above kept Upgrade, but an origin's 426 to a request that asked for no upgrade (a site that
+  // wants TLS or h2c first) went through the normal path, whose hop-by-hop rule dropped the field that
+  // RFC 9110 §15.5.22 makes a 426 carry. It keeps it now, with nothing else the origin's Connection named.
+  it('keeps its Upgrade and the upgrade connection option, drops the rest of the hop-by-hop fields, and keeps the connection', async () => {
+    const body = 'Upgrade to TLS first';
+    const origin = await startOrigin((_req, res) => {
+      res.writeHead(426, {
+        upgrade: 'TLS/1.2, HTTP/1.1',
+        connection: 'Upgrade, X-Hop',
+        'x-hop': 'for the edge only',
+        'keep-alive': 'timeout=99',
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    });
+    const edge = await startChatEdge(origin);
+    for (const path of ['/plain', '/again']) {
+      const response = await send(`${edge.url}${path}`, { headers: { host: 'chat.example' } });
+      expect(response.status, path).toBe(426);
+      expect(response.body, path).toBe(body);
+      expect(response.headers, path).toMatchObject({ upgrade: 'TLS/1.2, HTTP/1.1', via: '1.1 edge451' });
+      expect(response.headers['x-hop'], path).toBeUndefined();
+      expect(response.headers['keep-alive'], path).not.toBe('timeout=99');
+    }
+    // Kept alive: a second request on the same connection is answered, and only then does it close.
+    const request = (last: boolean) =>
+      `GET /plain HTTP/1.1\r\nHost: chat.example\r\n${last ? 'Connection: close\r\n' : ''}\r\n`;
+    const raw = await sendRaw(edge.url, request(false) + request(true));
+    expect([...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]))).toEqual([426, 426]);
+    expect([...raw.matchAll(/\r\nconnection: ([^\r]*)/gi)].map((match) => match[1])).toEqual([
+      'upgrade',
+      'upgrade, close',
+    ]);
   });
 });

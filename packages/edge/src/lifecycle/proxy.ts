@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { CancelSignal } from '@edge451/cache';
 import { EdgeError, toEdgeError } from '../errors.js';
@@ -52,17 +53,35 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
 /**
  * Turns an origin (or cache) response into the reply for the client: hop-by-hop stripped, Via and site
  * extras added, a Location on the origin's address rewritten, in the response's own headers object
- * (undici and the cache make one per response).
+ * (undici and the cache make one per response). A 426 keeps its `Upgrade` (keepUpgradeRequired).
  */
 export function replyFromOrigin(
   ctx: RequestContext,
   response: { status: number; headers: OriginResponse['headers']; body: Reply['body'] },
 ): Reply {
-  return {
-    status: response.status,
-    headers: toClientResponseHeaders(response.headers, ctx),
-    body: response.body,
-  };
+  // Read first: the hop-by-hop rule drops it from the client's headers.
+  const upgrade = response.status === 426 ? response.headers.upgrade : undefined;
+  const headers = toClientResponseHeaders(response.headers, ctx);
+  if (upgrade !== undefined) keepUpgradeRequired(headers, upgrade, ctx.res.shouldKeepAlive);
+  return { status: response.status, headers, body: response.body };
+}
+
+/**
+ * RFC 9110 §15.5.22: a 426 (Upgrade Required) MUST carry `Upgrade`, naming the protocols the server would
+ * switch to; besides a 101 it is the one response that must. The hop-by-hop rule (forward-headers.ts) drops
+ * `Upgrade` from every response, rightly for the rest: this puts the origin's back on a 426 only, on a
+ * refused upgrade and on an ordinary request alike (an origin that wants TLS or h2c answers a plain GET
+ * 426), with the `upgrade` connection option §7.8 asks of whoever sends the field. Nothing else the
+ * origin's `Connection` named goes on. Setting `Connection` stops node:http from writing its own, so
+ * `close` is added when the connection ends after this answer.
+ */
+function keepUpgradeRequired(
+  headers: OutgoingHttpHeaders,
+  upgrade: string | string[],
+  keepAlive: boolean,
+): void {
+  headers.upgrade = Array.isArray(upgrade) ? upgrade.join(', ') : upgrade;
+  headers.connection = keepAlive ? 'upgrade' : 'upgrade, close';
 }
 
 /** Phase `proxy` without a cache: one origin request, the reply streams its body. */

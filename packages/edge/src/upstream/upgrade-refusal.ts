@@ -1,7 +1,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Reply, RequestContext } from '../lifecycle/context.js';
+import type { RequestContext } from '../lifecycle/context.js';
 import { replyFromOrigin } from '../lifecycle/proxy.js';
 import { respond } from '../lifecycle/respond.js';
 
@@ -63,15 +63,13 @@ export async function relayRefusal(
   socket.on('drain', drain);
   // node:http hands an upgrade a net.Socket (a tls.TLSSocket on a TLS listener), typed as a Duplex.
   res.assignSocket(socket as Socket);
-  // Read before replyFromOrigin: the hop-by-hop rule drops it from the reply.
-  const upgrade = response.headers.upgrade;
   try {
+    // After `shouldKeepAlive = false`: a 426's `Connection` then says `close` too (replyFromOrigin).
     const reply = replyFromOrigin(ctx, {
       status: response.statusCode ?? 502,
       headers: response.headers,
       body: response,
     });
-    if (reply.status === 426 && upgrade !== undefined) keepUpgradeRequired(reply, upgrade);
     await respond(ctx, reply);
   } catch (error) {
     response.destroy();
@@ -82,16 +80,4 @@ export async function relayRefusal(
   }
   socket.end();
   socket.once('finish', () => socket.destroy());
-}
-
-/**
- * RFC 9110 §15.5.22: a 426 (Upgrade Required) MUST carry `Upgrade`, naming the protocols the server would
- * switch to; besides a 101 it is the one response that must. The hop-by-hop rule (forward-headers.ts) drops
- * `Upgrade` from every response, rightly for the rest: this puts the origin's back on a 426 only, with the
- * `upgrade` connection option §7.8 asks of whoever sends the field (and `close`: the connection still ends
- * after this answer). A WebSocket origin lists `websocket`, which the edge proxies on the client's hop too.
- */
-function keepUpgradeRequired(reply: Reply, upgrade: string): void {
-  reply.headers.upgrade = upgrade;
-  reply.headers.connection = 'upgrade, close';
 }

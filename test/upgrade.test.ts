@@ -124,6 +124,22 @@ describe('the request log of an upgrade', () => {
   });
 });
 
+describe('the target of an upgrade', () => {
+  it('reaches the origin as accept.ts parsed it, whatever the form: origin-form, without a fragment', async () => {
+    const ws = await startWsOrigin();
+    const edge = await startUpgradeEdge(ws.origin);
+    for (const target of ['/chat#frag', 'http://fine.example/chat?room=1#frag', '/chat?room=2']) {
+      const opened = await openUpgrade(
+        edge.url,
+        wsRequest('fine.example', [`X-Forwarded-For: ${GB}`], target),
+      );
+      expect(statusOf(opened.first), target).toBe(101);
+      opened.socket.destroy();
+    }
+    expect(ws.upgrades.map((upgrade) => upgrade.url)).toEqual(['/chat', '/chat?room=1', '/chat?room=2']);
+  });
+});
+
 describe('blocks that arrive while an upgrade is open', () => {
   it('a tunnel to a host that becomes blocked for its client does not keep carrying data after the block is in force', async () => {
     const ws = await startWsOrigin();

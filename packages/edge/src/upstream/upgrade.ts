@@ -51,6 +51,9 @@ export class UpgradeProxy implements OpenExchanges {
       connection: 'upgrade',
       upgrade: req.headers.upgrade ?? '',
     };
+    // http-proxy sends on its own reading of `req.url`: the target as accept.ts parsed it (origin-form, no
+    // fragment) goes instead, so an upgrade reaches the origin as every other request does.
+    req.url = ctx.path;
     this.track(ctx, socket);
     let upgraded = false;
     /** The origin refused the upgrade (any answer but 101), and its answer is on its way to the client. */

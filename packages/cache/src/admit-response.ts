@@ -6,8 +6,8 @@ import { forwardResponse } from './forward.js';
 import type { Found } from './lookup.js';
 import { POLICY_OPTIONS, ttlSeconds } from './policy.js';
 import { definedHeaders, makeReply, mayHaveBody } from './replies.js';
-import { policyResponseHeaders } from './request-headers.js';
-import { notStoredReason } from './storability.js';
+import { headerValue, policyResponseHeaders } from './request-headers.js';
+import { notStoredReason, refusedByCacheControl } from './storability.js';
 import { buildEntry, deleteStored, storageRequest, storeEntry } from './stored-entries.js';
 import { surrogateKeysOf, withoutSurrogateHeaders } from './surrogate-keys.js';
 import { teeBody } from './tee-body.js';
@@ -43,8 +43,10 @@ export function admitResponse(
   response: OriginResponse,
 ): CacheReply {
   const { cache } = context;
-  const surrogateKeys = surrogateKeysOf(response.headers);
   const clientHeaders = withoutSurrogateHeaders(response.headers);
+  // Most unstorable responses say so in their Cache-Control: no policy is built for those.
+  const refused = refusedByCacheControl(headerValue(clientHeaders, 'cache-control'));
+  if (refused !== undefined) return notAdmitted(context, flight, plan, response, refused);
   const responseHeaders = policyResponseHeaders(clientHeaders);
   const request = storageRequest(context, varyFields(responseHeaders.vary));
   const policy = new cache.Policy(
@@ -54,25 +56,9 @@ export function admitResponse(
   );
   const hadAuthorization = context.policyRequest.headers.authorization !== undefined;
   const reason = notStoredReason(policy, responseHeaders, hadAuthorization, cache.maxEntryBytes);
+  if (reason !== undefined) return notAdmitted(context, flight, plan, response, reason);
 
-  if (reason !== undefined) {
-    const serverError = response.status >= 500;
-    flight.settle(serverError ? { kind: 'origin-failed', status: response.status } : { kind: 'released' });
-    if (URL_REASONS.has(reason)) cache.uncacheable.remember(context.key);
-    // The origin replaced the stored response with one that may not be kept: stop serving the old one.
-    if (plan.stale !== undefined && !serverError) void deleteStored(context, plan.stale.entry);
-    const facts = { fwd: plan.fwd, fwdStatus: response.status, detail: reason };
-    return forwardResponse(
-      cache.name,
-      context.request,
-      response,
-      'miss',
-      facts,
-      reason,
-      flight.leaderPresent,
-    );
-  }
-
+  const surrogateKeys = surrogateKeysOf(response.headers);
   cache.uncacheable.forget(context.key);
   const notModified = isNotModified(context.request.headers, response.status, clientHeaders);
   const withClient =
@@ -111,4 +97,22 @@ export function admitResponse(
     });
   }
   return makeReply(cache.name, { ...parts, body: teed.clientBody });
+}
+
+/** The response may not be stored: the waiters are released and it streams through to the leader. */
+function notAdmitted(
+  context: RequestContext,
+  flight: Flight,
+  plan: FlightPlan,
+  response: OriginResponse,
+  reason: NotStoredReason,
+): CacheReply {
+  const { cache } = context;
+  const serverError = response.status >= 500;
+  flight.settle(serverError ? { kind: 'origin-failed', status: response.status } : { kind: 'released' });
+  if (URL_REASONS.has(reason)) cache.uncacheable.remember(context.key);
+  // The origin replaced the stored response with one that may not be kept: stop serving the old one.
+  if (plan.stale !== undefined && !serverError) void deleteStored(context, plan.stale.entry);
+  const facts = { fwd: plan.fwd, fwdStatus: response.status, detail: reason };
+  return forwardResponse(cache.name, context.request, response, 'miss', facts, reason, flight.leaderPresent);
 }

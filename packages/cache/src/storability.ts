@@ -1,5 +1,6 @@
-import type CachePolicy from 'http-cache-semantics';
-import { hasValidator, responseDirectives } from './policy.js';
+import CachePolicy from 'http-cache-semantics';
+import { hasValidator, POLICY_OPTIONS, responseDirectives } from './policy.js';
+import { lowerCaseDirectiveNames } from './request-headers.js';
 import type { NotStoredReason } from './types.js';
 import { varyFields } from './vary.js';
 
@@ -37,4 +38,37 @@ function explainUnstorable(policy: CachePolicy, requestHadAuthorization: boolean
   if (requestHadAuthorization) return 'authorization';
   // Left: a status the library does not understand (206, 5xx…) or may not store without explicit freshness.
   return 'status';
+}
+
+/** Distinct Cache-Control values remembered; an origin sends a handful, more start the memo over. */
+const MAX_REMEMBERED_CACHE_CONTROLS = 256;
+const refusals = new Map<string, NotStoredReason | null>();
+
+/**
+ * Why a response's Cache-Control by itself forbids storing it (`origin-no-store`, `private`), or undefined
+ * when it does not: what `notStoredReason` would say for any request and status, without building the
+ * full policy of each response (a pass-through of a `no-store` URL built one per request, ~200 bytes of
+ * it promoted to old space). http-cache-semantics decides, once per distinct value, on a probe that meets
+ * every other condition of `storable()` (a GET without Authorization or Cache-Control answered 200, which
+ * is cacheable by default): if it refuses the probe, the field is what refuses, and it refuses every
+ * response that carries it. storability.test.ts pins this to the full decision.
+ */
+export function refusedByCacheControl(cacheControl: string | undefined): NotStoredReason | undefined {
+  if (cacheControl === undefined) return undefined;
+  let refusal = refusals.get(cacheControl);
+  if (refusal === undefined) {
+    refusal = probeRefusal(lowerCaseDirectiveNames(cacheControl)) ?? null;
+    if (refusals.size >= MAX_REMEMBERED_CACHE_CONTROLS) refusals.clear();
+    refusals.set(cacheControl, refusal);
+  }
+  return refusal ?? undefined;
+}
+
+function probeRefusal(cacheControl: string): NotStoredReason | undefined {
+  const probe = new CachePolicy(
+    { method: 'GET', url: '/', headers: {} },
+    { status: 200, headers: { 'cache-control': cacheControl } },
+    POLICY_OPTIONS,
+  );
+  return probe.storable() ? undefined : explainUnstorable(probe, false);
 }

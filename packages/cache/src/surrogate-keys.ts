@@ -5,7 +5,7 @@ import type { HeaderMap } from './types.js';
  * from stored headers. `Surrogate-Control` is removed but not interpreted (freshness comes from
  * Cache-Control only).
  */
-const SURROGATE_HEADERS = ['surrogate-key', 'surrogate-control', 'cache-tag'] as const;
+const SURROGATE_HEADERS: ReadonlySet<string> = new Set(['surrogate-key', 'surrogate-control', 'cache-tag']);
 
 /** Most keys one response may carry; the rest are ignored, so an origin cannot bloat the index. */
 const MAX_KEYS_PER_RESPONSE = 256;
@@ -29,9 +29,14 @@ export function surrogateKeysOf(headers: HeaderMap): string[] {
   return [...keys];
 }
 
-/** A copy of `headers` without the surrogate headers (what clients and the store get). */
+/**
+ * A copy of `headers` without the surrogate headers (what clients and the store get), built field by
+ * field: a `delete`, even of an absent field, is a call into V8's runtime (request-headers.ts).
+ */
 export function withoutSurrogateHeaders<T extends HeaderMap>(headers: T): T {
-  const copy = { ...headers };
-  for (const name of SURROGATE_HEADERS) delete copy[name];
-  return copy;
+  const copy: HeaderMap = {};
+  for (const name in headers) {
+    if (!SURROGATE_HEADERS.has(name)) copy[name] = headers[name];
+  }
+  return copy as T;
 }

@@ -87,16 +87,21 @@ export function admitResponse(
     .finally(() => flight.settle({ kind: 'released' }));
 
   const facts = { fwd: plan.fwd, fwdStatus: response.status, stored: true, ttlSeconds: ttlSeconds(policy) };
-  const parts = { status: response.status, headers: clientHeaders, outcome: 'miss' as const, facts, storing };
+  const outcome = 'miss' as const;
+  // One literal per reply, not a spread of shared parts (forward.ts says why).
   if (notModified) {
-    return makeReply(cache.name, {
-      ...parts,
-      status: 304,
-      headers: notModifiedHeaders(definedHeaders(clientHeaders)),
-      body: null,
-    });
+    const headers = notModifiedHeaders(definedHeaders(clientHeaders));
+    return makeReply(cache.name, { status: 304, headers, body: null, outcome, facts, storing });
   }
-  return makeReply(cache.name, { ...parts, body: teed.clientBody });
+  const { status } = response;
+  return makeReply(cache.name, {
+    status,
+    headers: clientHeaders,
+    body: teed.clientBody,
+    outcome,
+    facts,
+    storing,
+  });
 }
 
 /** The response may not be stored: the waiters are released and it streams through to the leader. */

@@ -27,19 +27,18 @@ export function forwardResponse(
   clientPresent = true,
 ): CacheReply {
   const headers: HeaderMap = withoutSurrogateHeaders(response.headers);
-  const parts = { status: response.status, headers, outcome, facts, notStored };
+  // Each reply's parts are one literal, not `{ ...parts, body }`: that spread gave every reply's parts a
+  // map of their own (V8's slow path adding `body`), so each of makeReply's reads of them missed V8's
+  // caches and called its runtime (~17,000 of forwardResponse's 21,900 instructions on a pass-through).
   if (outcome !== 'bypass' && isNotModified(request.headers, response.status, headers)) {
     discardBody(response);
-    return makeReply(name, {
-      ...parts,
-      status: 304,
-      headers: notModifiedHeaders(definedHeaders(headers)),
-      body: null,
-    });
+    const notModified = notModifiedHeaders(definedHeaders(headers));
+    return makeReply(name, { status: 304, headers: notModified, body: null, outcome, facts, notStored });
   }
+  let body: OriginResponse['body'] | null = response.body;
   if (!clientPresent || request.method === 'HEAD' || !mayHaveBody(response.status)) {
     discardBody(response);
-    return makeReply(name, { ...parts, body: null });
+    body = null;
   }
-  return makeReply(name, { ...parts, body: response.body });
+  return makeReply(name, { status: response.status, headers, body, outcome, facts, notStored });
 }

@@ -89,15 +89,30 @@ class WatchedCountryLocator implements CountryLocator {
     private readonly onReload: ((event: GeoReloadEvent) => void) | undefined,
   ) {}
 
+  // The last address looked up, with the database that answered: requests come in runs from one client
+  // (or one load balancer's line), and a string comparison costs less than parsing and walking the tree.
+  private lastIp: string | undefined;
+  private lastDatabase: CountryDatabase | undefined;
+  private lastAnswer: CountryLookup = UNKNOWN_COUNTRY;
+
   // An arrow so that `const { lookupCountry } = locator` works.
   readonly lookupCountry = (ip: string): CountryLookup => {
+    if (ip === this.lastIp && this.database === this.lastDatabase) return this.lastAnswer;
+    const answer = this.lookupUncached(ip);
+    this.lastIp = ip;
+    this.lastDatabase = this.database;
+    this.lastAnswer = answer;
+    return answer;
+  };
+
+  private lookupUncached(ip: string): CountryLookup {
     if (typeof ip !== 'string' || parseIpInto(ip, this.address) === 0) return UNKNOWN_COUNTRY;
     if (this.overrides !== null) {
       const override = this.overrides.match(this.address);
       if (override !== undefined) return override;
     }
     return this.database.lookup(this.address);
-  };
+  }
 
   get info(): GeoDatabaseInfo {
     return this.database.info;

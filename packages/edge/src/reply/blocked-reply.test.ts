@@ -83,6 +83,23 @@ describe('blockedReply', () => {
     }
   });
 
+  it('names the country of each request in a run of 451s for one host, and the host in a run for one country', () => {
+    const runs: [string, string | null][] = [
+      ['one.example', 'FR'],
+      ['one.example', 'FR'],
+      ['one.example', null],
+      ['one.example', null],
+      ['one.example', 'FR'],
+      ['a.one.example', 'FR'],
+      ['a.one.example', 'FR'],
+      ['one.example', 'FR'],
+    ];
+    for (const [host, country] of runs) {
+      const body = String(reply(host, undefined, country).body);
+      expect(body).toContain(`<p>${host} is not available from ${country ?? 'your country'} `);
+    }
+  });
+
   it('measures a page holding non-ASCII order text in bytes', () => {
     const unicode = compilePolicy({
       orders: [

@@ -125,7 +125,37 @@ const PAGE_END_BYTES = Buffer.byteLength(PAGE_END);
 // A page differs between two blocked requests for the same host, country and order only by its request
 // id: what comes before it is made (and measured in bytes) once. Per notice and order object, as above;
 // bounded, so a client inventing hosts under a wildcard order costs a rebuild each, never memory.
-const pageStarts = new WeakMap<LegalNotice, WeakMap<Order, (hostAndCountry: string) => PageStart>>();
+const pageStarts = new WeakMap<LegalNotice, WeakMap<Order, OrderPages>>();
+
+/**
+ * The page starts of one order. The last one made is kept beside the memo: 451s come in runs for one host
+ * and country, and comparing two strings costs less than building the memo's key and hashing it (the
+ * Map lookup was ~1,800 instructions of every 451).
+ */
+class OrderPages {
+  readonly #byHostAndCountry: (hostAndCountry: string) => PageStart;
+  #lastHost: string | undefined;
+  #lastCountry: string | null = null;
+  #last: PageStart | undefined;
+
+  constructor(legal: LegalNotice, decision: Decision) {
+    this.#byHostAndCountry = boundedMemo((key) => {
+      const [host = '', country = ''] = key.split(' ');
+      return measured(pageStart(legal, decision, host, country === '' ? null : country));
+    }, 1024);
+  }
+
+  get(host: string, country: string | null): PageStart {
+    if (this.#last !== undefined && host === this.#lastHost && country === this.#lastCountry)
+      return this.#last;
+    // Normalised hosts and country codes hold no space.
+    const page = this.#byHostAndCountry(`${host} ${country ?? ''}`);
+    this.#lastHost = host;
+    this.#lastCountry = country;
+    this.#last = page;
+    return page;
+  }
+}
 
 function pageBefore(legal: LegalNotice, facts: BlockedFacts): PageStart {
   const order = facts.decision.order;
@@ -135,17 +165,12 @@ function pageBefore(legal: LegalNotice, facts: BlockedFacts): PageStart {
     byOrder = new WeakMap();
     pageStarts.set(legal, byOrder);
   }
-  let forOrder = byOrder.get(order);
-  if (forOrder === undefined) {
-    const { decision } = facts;
-    forOrder = boundedMemo((key) => {
-      const [host = '', country = ''] = key.split(' ');
-      return measured(pageStart(legal, decision, host, country === '' ? null : country));
-    }, 1024);
-    byOrder.set(order, forOrder);
+  let pages = byOrder.get(order);
+  if (pages === undefined) {
+    pages = new OrderPages(legal, facts.decision);
+    byOrder.set(order, pages);
   }
-  // Normalised hosts and country codes hold no space.
-  return forOrder(`${facts.host} ${facts.country ?? ''}`);
+  return pages.get(facts.host, facts.country);
 }
 
 function measured(text: string): PageStart {

@@ -41,6 +41,30 @@ describe('makeCacheKey', () => {
     );
   });
 
+  test('a key is the same for a request repeated, and its own for each request that differs from the last', () => {
+    const requests = [
+      { method: 'GET', host: 'a.com', path: '/x' },
+      { method: 'GET', host: 'a.com', path: '/x' },
+      { method: 'HEAD', host: 'a.com', path: '/x' },
+      { method: 'GET', host: 'a.com', path: '/y' },
+      { method: 'GET', host: 'b.com', path: '/y' },
+      { method: 'POST', host: 'b.com', path: '/y' },
+      { method: 'GET', host: 'b.com', path: '/y' },
+    ];
+    expect(requests.map((request) => makeCacheKey(request))).toEqual([
+      'GET a.com /x',
+      'GET a.com /x',
+      'GET a.com /x',
+      'GET a.com /y',
+      'GET b.com /y',
+      'POST b.com /y',
+      'GET b.com /y',
+    ]);
+    expect(() => makeCacheKey({ method: 'GET', host: 'b.com ', path: '/y' })).toThrow(
+      expect.objectContaining({ code: 'CACHE_KEY_INVALID' }),
+    );
+  });
+
   test('a host with whitespace is a caller bug and is refused with CACHE_KEY_INVALID', () => {
     expect(() => makeCacheKey({ method: 'GET', host: 'a.com /x', path: '/' })).toThrow(
       expect.objectContaining({

@@ -57,13 +57,8 @@ export function upstreamRequestHeaders(ctx: RequestContext): HeaderRecord {
     trusted ? isDroppedFromAnyPeer : isDroppedFromUntrustedPeer,
   );
   const peer = forwardedPeer(ctx);
-
-  if (trusted) {
-    for (const name of forwardingHeaders) {
-      const value = incoming[name];
-      if (value !== undefined) out[name] = value;
-    }
-  }
+  // Each forwarding header is set below, from the trusted peer's value or without it: copying them first
+  // only to overwrite them cost four megamorphic reads per request.
   out['x-forwarded-for'] = appendList(trusted ? incoming['x-forwarded-for'] : undefined, peer);
   out['x-forwarded-proto'] = (trusted && single(incoming['x-forwarded-proto'])) || ctx.scheme;
   out['x-forwarded-host'] = (trusted && single(incoming['x-forwarded-host'])) || forwardedHost(ctx);

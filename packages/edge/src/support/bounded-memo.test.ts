@@ -15,6 +15,16 @@ describe('boundedMemo', () => {
     expect(computed).toEqual(['a', 'b', 'c', 'a']);
   });
 
+  it('answers an input repeated right after itself from what it gave, and computes nothing twice that it holds', () => {
+    const computed: string[] = [];
+    const length = boundedMemo((input) => {
+      computed.push(input);
+      return input.length;
+    }, 2);
+    expect(['ab', 'ab', 'abc', 'abc', 'ab', 'd', 'd', 'abc'].map(length)).toEqual([2, 2, 3, 3, 2, 1, 1, 3]);
+    expect(computed).toEqual(['ab', 'abc', 'd', 'abc']);
+  });
+
   it('remembers falsy results too', () => {
     let calls = 0;
     const never = boundedMemo(() => {

@@ -233,11 +233,27 @@ function forwardedNode(address: string): string {
  * `Location` uses the same spelling.
  */
 function forwardedHost(ctx: RequestContext): string {
-  const port = /:(\d+)$/.exec(ctx.authority ?? '')?.[1];
+  const port = trailingPort(ctx.authority ?? '');
   const host = hostHeaderFor(ctx.host ?? '');
   const defaultPort = ctx.scheme === 'https' ? '443' : '80';
   const bracketless = !(ctx.authority ?? '').startsWith('[') && isIPv6Literal(ctx.host ?? '');
   return port === undefined || port === defaultPort || bracketless ? host : `${host}:${port}`;
+}
+
+/**
+ * The digits that end the authority when a colon comes right before them (`:8080`), else undefined: what
+ * `/:(\d+)$/` matched, scanned from the end (the regular expression cost ~270 instructions per request,
+ * `lastIndexOf` more: it leaves V8's fast builtins).
+ */
+function trailingPort(authority: string): string | undefined {
+  let start = authority.length;
+  while (start > 0) {
+    const code = authority.charCodeAt(start - 1);
+    if (code < 48 || code > 57) break;
+    start--;
+  }
+  if (start === authority.length || start === 0 || authority.charCodeAt(start - 1) !== 58) return undefined;
+  return authority.slice(start);
 }
 
 function hostHeaderFor(host: string): string {

@@ -1,3 +1,4 @@
+import { copyWithout } from './header-copy.js';
 import type { HeaderMap } from './types.js';
 
 /**
@@ -29,14 +30,11 @@ export function surrogateKeysOf(headers: HeaderMap): string[] {
   return [...keys];
 }
 
-/**
- * A copy of `headers` without the surrogate headers (what clients and the store get), built field by
- * field: a `delete`, even of an absent field, is a call into V8's runtime (request-headers.ts).
- */
+/** A copy of `headers` without the surrogate headers (what clients and the store get). */
 export function withoutSurrogateHeaders<T extends HeaderMap>(headers: T): T {
-  const copy: HeaderMap = {};
-  for (const name in headers) {
-    if (!SURROGATE_HEADERS.has(name)) copy[name] = headers[name];
-  }
-  return copy as T;
+  return copyWithout(headers, isSurrogateHeader);
+}
+
+function isSurrogateHeader(name: string): boolean {
+  return SURROGATE_HEADERS.has(name);
 }

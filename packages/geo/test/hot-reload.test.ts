@@ -115,6 +115,22 @@ describe('hot reload', () => {
     expect(events).toEqual([]);
   });
 
+  test('a corrupt replacement is reported once, not again on every later change in the directory', async () => {
+    const { directory, path, locator, events } = await watchedCopy(fixtures.country);
+    await replaceByRename(fixtures.brokenDouble, path);
+    await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5_000 });
+
+    await writeFile(join(directory, 'GeoLite2-Country.mmdb.download'), 'x');
+    await sleep(DEBOUNCE_MS * 10);
+    expect(events.map((event) => event.ok)).toEqual([false]);
+    expect(locator.lookupCountry('81.2.69.160').country).toBe('GB');
+
+    await replaceByRename(fixtures.embedded, path);
+    await vi.waitFor(() => expect(events).toHaveLength(2), { timeout: 5_000 });
+    expect(events.map((event) => event.ok)).toEqual([false, true]);
+    expect(locator.lookupCountry('8.8.8.8').country).toBe('US');
+  });
+
   test('close() stops watching; lookups keep working', async () => {
     const { path, locator, events } = await watchedCopy(fixtures.country);
     locator.close();

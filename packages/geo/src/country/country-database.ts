@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { GeoError } from '../errors.js';
@@ -59,6 +60,11 @@ export class CountryDatabase {
   }
 }
 
+/** What tells one file at a path from its replacement: device, inode, size, mtime. */
+export function fileIdentityOf(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+}
+
 /**
  * Reads and verifies the MaxMind DB file at `path` (see {@link readMmdbLayout} and
  * `MmdbDataSection`): metadata sanity, every search-tree record in bounds, every data record the
@@ -72,7 +78,7 @@ export async function loadCountryDatabase(path: string): Promise<CountryDatabase
     let fileIdentity: string;
     try {
       const stat = await handle.stat();
-      fileIdentity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+      fileIdentity = fileIdentityOf(stat);
       buffer = await handle.readFile();
     } finally {
       await handle.close();

@@ -2,7 +2,12 @@ import { stat } from 'node:fs/promises';
 import { configError, GeoError } from '../errors.js';
 import { ParsedIp, parseIpInto } from '../ip/parse-ip.js';
 import type { PrefixTrie } from '../ip/prefix-trie.js';
-import { type CountryDatabase, type GeoDatabaseInfo, loadCountryDatabase } from './country-database.js';
+import {
+  type CountryDatabase,
+  fileIdentityOf,
+  type GeoDatabaseInfo,
+  loadCountryDatabase,
+} from './country-database.js';
 import { type CountryLookup, UNKNOWN_COUNTRY } from './country-lookup.js';
 import { embeddedDatabasePath } from './embedded-database.js';
 import { type CountryOverride, compileOverrides } from './overrides.js';
@@ -81,6 +86,8 @@ class WatchedCountryLocator implements CountryLocator {
   private readonly address = new ParsedIp();
   private reloadQueue: Promise<unknown> = Promise.resolve();
   private watch: DirectoryWatch | undefined;
+  /** The last file a watched reload refused, so that it is reported once, not on every later change. */
+  private refusedIdentity: string | undefined;
 
   constructor(
     private readonly path: string,
@@ -146,15 +153,21 @@ class WatchedCountryLocator implements CountryLocator {
     }
   }
 
-  /** Something changed in the directory: reload only if the file is not the one in use. */
+  /**
+   * Something changed in the directory: reload only if the file is neither the one in use nor one already
+   * refused. A directory keeps changing around a bad file (the next download's temporary file, other
+   * databases beside it): its failure is reported once, as each good replacement is.
+   */
   private async reloadIfReplaced(): Promise<void> {
     if (this.watch === undefined) return;
-    const current = await stat(this.path).then(
-      (stats) => `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`,
-      () => undefined,
-    );
-    if (current === this.database.fileIdentity) return;
-    await this.loadAndSwap();
+    const current = await stat(this.path).then(fileIdentityOf, () => undefined);
+    if (current === this.database.fileIdentity || current === this.refusedIdentity) return;
+    try {
+      await this.loadAndSwap();
+    } catch (error) {
+      this.refusedIdentity = current;
+      throw error;
+    }
   }
 
   private async loadAndSwap(): Promise<void> {

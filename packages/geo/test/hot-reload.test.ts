@@ -1,4 +1,4 @@
-import { copyFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, onTestFinished, test, vi } from 'vitest';
@@ -129,6 +129,17 @@ describe('hot reload', () => {
     await vi.waitFor(() => expect(events).toHaveLength(2), { timeout: 5_000 });
     expect(events.map((event) => event.ok)).toEqual([false, true]);
     expect(locator.lookupCountry('8.8.8.8').country).toBe('US');
+  });
+
+  test('a deleted database is reported once; the old one stays in use', async () => {
+    const { directory, path, locator, events } = await watchedCopy(fixtures.country);
+    await unlink(path);
+    await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5_000 });
+
+    await writeFile(join(directory, 'GeoLite2-Country.mmdb.download'), 'x');
+    await sleep(DEBOUNCE_MS * 10);
+    expect(events.map((event) => event.ok)).toEqual([false]);
+    expect(locator.lookupCountry('81.2.69.160').country).toBe('GB');
   });
 
   test('close() stops watching; lookups keep working', async () => {

@@ -160,7 +160,8 @@ class WatchedCountryLocator implements CountryLocator {
    */
   private async reloadIfReplaced(): Promise<void> {
     if (this.watch === undefined) return;
-    const current = await stat(this.path).then(fileIdentityOf, () => undefined);
+    // A missing file is refused (and reported) once, as a bad one is.
+    const current = await stat(this.path).then(fileIdentityOf, () => 'no file');
     if (current === this.database.fileIdentity || current === this.refusedIdentity) return;
     try {
       await this.loadAndSwap();

@@ -131,7 +131,7 @@ describe('hot reload', () => {
     expect(locator.lookupCountry('8.8.8.8').country).toBe('US');
   });
 
-  test('a deleted database is reported once; the old one stays in use', async () => {
+  test('a deleted database is reported once, and again when deleted after a replacement; the old one stays in use', async () => {
     const { directory, path, locator, events } = await watchedCopy(fixtures.country);
     await unlink(path);
     await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5_000 });
@@ -140,6 +140,13 @@ describe('hot reload', () => {
     await sleep(DEBOUNCE_MS * 10);
     expect(events.map((event) => event.ok)).toEqual([false]);
     expect(locator.lookupCountry('81.2.69.160').country).toBe('GB');
+
+    // Back, then deleted again: news again.
+    await replaceByRename(fixtures.embedded, path);
+    await vi.waitFor(() => expect(events).toHaveLength(2), { timeout: 5_000 });
+    await unlink(path);
+    await vi.waitFor(() => expect(events).toHaveLength(3), { timeout: 5_000 });
+    expect(events.map((event) => event.ok)).toEqual([false, true, false]);
   });
 
   test('close() stops watching; lookups keep working', async () => {

@@ -182,6 +182,8 @@ class WatchedCountryLocator implements CountryLocator {
     }
     // One assignment: a lookup sees the old database or the new one, never a mix.
     this.database = replacement;
+    // A file refused before this one is news again if it comes back (the path deleted a second time).
+    this.refusedIdentity = undefined;
     this.report({ ok: true, info: replacement.info });
   }
 

@@ -681,6 +681,61 @@ describe('a worker that hangs before it listens', () => {
   });
 });
 
+describe('a replacement worker that hangs before it listens', () => {
+  // Once serving, the primary replaces a worker that dies; a replacement stuck before it listened held its
+  // share of the node's capacity for good, telling nobody, until a change happened to time it out.
+  it('is killed after workerStartMs and replaced in turn: the node serves with all its workers again', async () => {
+    const dir = await tempDir({
+      // Cluster ids count from 1: workers 1 and 2 start the node, 3 replaces the one killed below.
+      'hang.mjs': [
+        "import cluster from 'node:cluster';",
+        "import { writeFileSync } from 'node:fs';",
+        'if (cluster.worker?.id === 3) {',
+        "  writeFileSync(new URL('./hung.pid', import.meta.url), String(process.pid));",
+        "  process.kill(process.pid, 'SIGSTOP');",
+        '}',
+      ].join('\n'),
+    });
+    const origin = await startOrigin();
+    const edge = await startEdge(
+      testConfig({
+        workers: 2,
+        // Long enough for a cold start on a busy machine: the first two workers must make it.
+        workerStartMs: 6_000,
+        clientIp: forwardedClientIp,
+        sites: [{ name: 'streams', hosts: siteHosts, origin: origin.url }],
+        policy: { files: ['policy.yaml'] },
+      }),
+      { 'policy.yaml': { orders: [motogpOrder] } },
+      { dir, env: { NODE_OPTIONS: `--import=${join(dir, 'hang.mjs')}` } },
+    );
+    const workers = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    const [victim] = [...workers.values()];
+    if (victim === undefined) throw new Error('expected two workers');
+
+    process.kill(victim, 'SIGKILL');
+    await until(() => readFile(join(dir, 'hung.pid'), 'utf8').then(Boolean, () => false), 'worker 3 hangs');
+    const hung = Number(await readFile(join(dir, 'hung.pid'), 'utf8'));
+    onTestFinished(() => {
+      if (isRunning(hung)) process.kill(hung, 'SIGKILL');
+    });
+
+    const killed = await edge.waitForLog((line) => line.msg === hungWorkerKilled && line.worker_pid === hung);
+    expect(killed).toMatchObject({ level: 50, unconfirmed: 'start', waited_ms: 6_000 });
+    await until(() => !isRunning(hung), `the hung worker ${hung} is gone`);
+    await edge.waitForLog((line) => line.msg === 'worker died; starting another' && line.worker_pid === hung);
+    await until(
+      async () => (await send(`${edge.adminUrl}/readyz`)).status === 200,
+      'the node is ready again',
+    );
+    const after = await discoverWorkers(edge, { host: blockedHost, ip: clientIps.FR }, 2);
+    expect(after.size).toBe(2);
+    for (const pid of after.values()) expect([victim, hung]).not.toContain(pid);
+    const metrics = await send(`${edge.adminUrl}/metrics`);
+    expect(sampleValue(metrics.body, 'edge451_hung_workers_killed_total{unconfirmed="start"}')).toBe(1);
+  });
+});
+
 describe('workers: auto', () => {
   it('starts one worker per core', async () => {
     const cores = availableParallelism();

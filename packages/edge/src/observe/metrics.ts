@@ -126,12 +126,13 @@ export function createPrimaryMetrics() {
   const registry = new Registry();
   const hungWorkersKilled = new Counter({
     name: 'edge451_hung_workers_killed_total',
-    help: 'Traffic workers killed (SIGKILL) for not confirming a policy version (unconfirmed="policy"), a reloaded config (unconfirmed="config") or a purge (unconfirmed="purge") within workerConfirmMs.',
+    help: 'Traffic workers killed (SIGKILL) for not confirming a policy version (unconfirmed="policy"), a reloaded config (unconfirmed="config") or a purge (unconfirmed="purge") within workerConfirmMs, or, a replacement worker, for not listening within workerStartMs (unconfirmed="start").',
     labelNames: ['unconfirmed'] as const,
     registers: [registry],
   });
   // Both series exist from the start, so an alert on their increase sees the first kill.
-  for (const unconfirmed of ['policy', 'config', 'purge'] as const) hungWorkersKilled.inc({ unconfirmed }, 0);
+  for (const unconfirmed of ['policy', 'config', 'purge', 'start'] as const)
+    hungWorkersKilled.inc({ unconfirmed }, 0);
   return { registry, hungWorkersKilled };
 }
 

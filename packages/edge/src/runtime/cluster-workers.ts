@@ -18,7 +18,8 @@ type Options = {
   metrics: PrimaryMetrics;
 };
 
-type Unconfirmed = 'policy' | 'config' | 'purge';
+/** What a worker killed as hung did not do in time: confirm a version or a purge, or (a replacement) listen. */
+type Unconfirmed = 'policy' | 'config' | 'purge' | 'start';
 
 const pidOf = (worker: Worker) => worker.process.pid;
 
@@ -29,7 +30,8 @@ const exitOf = (worker: Worker) =>
  * The cluster primary's traffic workers. Each is sent the config and policy snapshot in force when it says
  * hello, then every policy change and config reload; one WorkerVersions per kind follows which version
  * each worker has confirmed. Once the node is serving, a worker that dies is replaced, and one that does
- * not confirm a version within `workerConfirmMs` is killed as hung (and so replaced).
+ * not confirm a version within `workerConfirmMs`, or a replacement not listening within `workerStartMs`,
+ * is killed as hung (and so replaced).
  */
 export class TrafficWorkers {
   /** The traffic URL of each worker that is listening. */
@@ -181,6 +183,19 @@ export class TrafficWorkers {
     );
     worker.on('message', (message: WorkerMessage) => this.handle(worker, message));
     worker.on('exit', (code, signal) => this.exited(worker, Date.now() - startedAt, code, signal));
+    if (this.phase === 'serving') this.killIfNotListening(worker, this.config.workerStartMs);
+  }
+
+  /**
+   * A replacement has `workerStartMs` to listen, as the first workers had. One stuck before that would hold
+   * a share of the node's capacity forever, telling nobody, until the next change happened to time it out.
+   */
+  private killIfNotListening(worker: Worker, waitedMs: number): void {
+    const timer = setTimeout(() => {
+      if (!this.ready.has(worker)) this.killHung(worker, 'start', { waited_ms: waitedMs });
+    }, waitedMs);
+    timer.unref();
+    worker.once('exit', () => clearTimeout(timer));
   }
 
   private handle(worker: Worker, message: WorkerMessage): void {
@@ -234,13 +249,14 @@ export class TrafficWorkers {
   }
 
   /**
-   * A worker that has not confirmed a version (or answered a purge) in time is hung (stopped, or its event
-   * loop stuck). Left alive, it holds its connections and would answer them with what it had once it moves
-   * again, and the change could not be recorded in force (nor the purge answered). Killed, it stops counting (WorkerVersions.gone, which lets the
-   * in-force record be written) and is replaced by a worker that starts with what is in force. SIGKILL:
-   * workers ignore SIGTERM (the primary coordinates the drain), and a hung one could not act on it anyway.
-   * Not while starting, where a death fails the start, nor while stopping, where workers exit anyway. A
-   * replacement cannot be late for a version sent before it started, so kills follow changes, no faster.
+   * A worker that has not confirmed a version (or answered a purge; or, a replacement, begun listening) in
+   * time is hung: stopped, or its event loop stuck. Left alive, it holds its connections and would answer
+   * them with what it had once it moves again, and the change could not be recorded in force (nor the purge
+   * answered). Killed, it stops counting (WorkerVersions.gone, which lets the in-force record be written)
+   * and is replaced by a worker that starts with what is in force. SIGKILL: workers ignore SIGTERM (the
+   * primary coordinates the drain), and a hung one could not act on it anyway. Not while starting, where a
+   * death fails the start, nor while stopping, where workers exit anyway. A replacement cannot be late for
+   * a version sent before it started, so kills follow changes, no faster.
    */
   private killHung(worker: Worker, unconfirmed: Unconfirmed, late: Record<string, number>): void {
     if (this.phase !== 'serving' || worker.isDead() || worker.process.killed) return;

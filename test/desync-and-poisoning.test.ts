@@ -414,6 +414,37 @@ describe('one connection, several requests', () => {
     );
   });
 
+  it('a 451 answered at the gate while queued behind a pending answer goes out before an Upgrade pipelined after it', async () => {
+    // Gate answers are not tracked as open responses (traffic-server.ts): the Upgrade waits for the pending
+    // proxied answer only, and the 451 queued behind that one must still come out between the two.
+    const origin = await startOrigin((req, res) => {
+      const body = `answered ${req.url}\n`;
+      setTimeout(
+        () => {
+          res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+          res.end(body);
+        },
+        req.url === '/slow' ? 300 : 0,
+      );
+    });
+    const edge = await startWorld(origin.url);
+    const requests =
+      raw('GET /slow HTTP/1.1', ['Host: fine.example', `X-Forwarded-For: ${GB}`]) +
+      raw('GET /page HTTP/1.1', ['Host: motogpstream.me', `X-Forwarded-For: ${FR}`]) +
+      raw('GET /ws HTTP/1.1', [
+        'Host: fine.example',
+        `X-Forwarded-For: ${GB}`,
+        'Connection: Upgrade',
+        'Upgrade: websocket',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      ]);
+    const answer = await sendRaw(edge.url, requests, 1_500);
+    expect(statusesOf(answer)).toEqual([200, 451, 200]);
+    expect(answer.indexOf('answered /slow')).toBeLessThan(answer.indexOf('451 Unavailable'));
+    expect(answer.indexOf('451 Unavailable')).toBeLessThan(answer.indexOf('answered /ws'));
+  });
+
   it('content on a GET, HEAD or OPTIONS smuggling a request to a CL.0 origin never answers another client', async () => {
     // The smuggled request is slow at the origin, so its answer is still to come when the next request is
     // sent: had the edge reused that origin connection, the victim would get (and the cache store) the

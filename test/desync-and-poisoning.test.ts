@@ -155,6 +155,25 @@ async function startRawOrigin(
   return { url: await listenUntilTestEnds(server, sockets), requests };
 }
 
+/** An origin answering `answered <path>`, 300 ms late for paths under /slow: an answer still pending. */
+function answerSlowPathsLate(req: IncomingMessage, res: ServerResponse) {
+  const body = `answered ${req.url}\n`;
+  setTimeout(
+    () => {
+      res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(body);
+    },
+    req.url?.startsWith('/slow') ? 300 : 0,
+  );
+}
+
+const websocketUpgrade = [
+  'Connection: Upgrade',
+  'Upgrade: websocket',
+  'Sec-WebSocket-Version: 13',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+];
+
 /** Every status line in a raw response stream, in order. */
 function statusesOf(raw: string): number[] {
   return [...raw.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((match) => Number(match[1]));
@@ -359,36 +378,21 @@ describe('one connection, several requests', () => {
   // the socket, so the client took the second answer for the first (RFC 9112 §9.3.2: answers go in the order
   // of the requests) and never got the first.
   it('an Upgrade or CONNECT pipelined behind a pending answer never overtakes it', async () => {
-    const origin = await startOrigin((req, res) => {
-      const body = `answered ${req.url}\n`;
-      setTimeout(
-        () => {
-          res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-          res.end(body);
-        },
-        req.url?.startsWith('/slow') ? 300 : 0,
-      );
-    });
+    const origin = await startOrigin(answerSlowPathsLate);
     const edge = await startWorld(origin.url);
-    const websocket = [
-      'Connection: Upgrade',
-      'Upgrade: websocket',
-      'Sec-WebSocket-Version: 13',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-    ];
     const slow = (path: string) =>
       raw(`GET ${path} HTTP/1.1`, ['Host: fine.example', `X-Forwarded-For: ${GB}`]);
     const cases: Array<[string, string, string]> = [
       [
         'a WebSocket upgrade for a blocked host',
         slow('/slow1') +
-          raw('GET /ws HTTP/1.1', ['Host: motogpstream.me', `X-Forwarded-For: ${FR}`, ...websocket]),
+          raw('GET /ws HTTP/1.1', ['Host: motogpstream.me', `X-Forwarded-For: ${FR}`, ...websocketUpgrade]),
         'answered /slow1',
       ],
       [
         'a WebSocket upgrade for an allowed host',
         slow('/slow2') +
-          raw('GET /ws HTTP/1.1', ['Host: fine.example', `X-Forwarded-For: ${GB}`, ...websocket]),
+          raw('GET /ws HTTP/1.1', ['Host: fine.example', `X-Forwarded-For: ${GB}`, ...websocketUpgrade]),
         'answered /slow2',
       ],
       [
@@ -417,28 +421,12 @@ describe('one connection, several requests', () => {
   it('a 451 answered at the gate while queued behind a pending answer goes out before an Upgrade pipelined after it', async () => {
     // Gate answers are not tracked as open responses (traffic-server.ts): the Upgrade waits for the pending
     // proxied answer only, and the 451 queued behind that one must still come out between the two.
-    const origin = await startOrigin((req, res) => {
-      const body = `answered ${req.url}\n`;
-      setTimeout(
-        () => {
-          res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-          res.end(body);
-        },
-        req.url === '/slow' ? 300 : 0,
-      );
-    });
+    const origin = await startOrigin(answerSlowPathsLate);
     const edge = await startWorld(origin.url);
     const requests =
       raw('GET /slow HTTP/1.1', ['Host: fine.example', `X-Forwarded-For: ${GB}`]) +
       raw('GET /page HTTP/1.1', ['Host: motogpstream.me', `X-Forwarded-For: ${FR}`]) +
-      raw('GET /ws HTTP/1.1', [
-        'Host: fine.example',
-        `X-Forwarded-For: ${GB}`,
-        'Connection: Upgrade',
-        'Upgrade: websocket',
-        'Sec-WebSocket-Version: 13',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-      ]);
+      raw('GET /ws HTTP/1.1', ['Host: fine.example', `X-Forwarded-For: ${GB}`, ...websocketUpgrade]);
     const answer = await sendRaw(edge.url, requests, 1_500);
     expect(statusesOf(answer)).toEqual([200, 451, 200]);
     expect(answer.indexOf('answered /slow')).toBeLessThan(answer.indexOf('451 Unavailable'));

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { type Launched, launch } from '../system/launch.js';
 import { detectPinning } from '../system/pinning.js';
-import { Callgrind, marginalPerRequest, readTotal } from './callgrind.js';
+import { Callgrind, marginalPerRequest, readTotals } from './callgrind.js';
 import { sendRequests } from './send-requests.js';
 
 // A server whose work per request is known to grow: 1,000 multiplications per request, or 100,000 with
@@ -18,36 +18,42 @@ http.createServer((req, res) => {
 }).listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ ready: true, port: this.address().port })); });
 `;
 
+/** The inline server under callgrind, warmed up; `stop` ends it and removes its dumps. */
+async function startCounted(options: { cacheSim?: boolean } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'edge451-callgrind-test-'));
+  const callgrind = Callgrind.find(dir, options);
+  if (callgrind === undefined) throw new Error('valgrind is not installed (.ci/run installs it)');
+  const launched = launch(
+    {
+      name: 'counted',
+      command: process.execPath,
+      args: ['-e', server],
+      cpus: '0',
+      wrapper: callgrind.wrapper(),
+    },
+    { ...detectPinning(), available: false },
+  );
+  const stop = async () => {
+    await launched.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  const line = await launched.waitForLine((text) => text.includes('"ready":true'), 120_000);
+  const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
+  await sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 200);
+  return { callgrind, launched, url, stop };
+}
+
 describe('Callgrind', () => {
-  let dir: string;
   let callgrind: Callgrind;
   let launched: Launched;
   let url: string;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'edge451-callgrind-test-'));
-    const found = Callgrind.find(dir);
-    if (found === undefined) throw new Error('valgrind is not installed (.ci/run installs it)');
-    callgrind = found;
-    launched = launch(
-      {
-        name: 'counted',
-        command: process.execPath,
-        args: ['-e', server],
-        cpus: '0',
-        wrapper: callgrind.wrapper(),
-      },
-      { ...detectPinning(), available: false },
-    );
-    const line = await launched.waitForLine((text) => text.includes('"ready":true'), 120_000);
-    url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-    await sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 200);
+    ({ callgrind, launched, url, stop } = await startCounted());
   }, 180_000);
 
-  afterAll(async () => {
-    await launched?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stop?.());
 
   test('counts only what happens while measuring, and more for more work', async () => {
     const light = await callgrind.measure(launched.pid, () =>
@@ -59,6 +65,8 @@ describe('Callgrind', () => {
     expect(light.dumpFile).toMatch(new RegExp(`callgrind\\.${launched.pid}\\.1-01$`));
     expect(heavy.dumpFile).toMatch(new RegExp(`callgrind\\.${launched.pid}\\.2-01$`));
     expect(light.instructions).toBeGreaterThan(0);
+    // No cache simulation unless asked for: instructions alone.
+    expect(Object.keys(light.events)).toEqual(['Ir']);
     // Starting node alone costs hundreds of millions: counting from the start would show here.
     expect(light.instructions / 50).toBeLessThan(1_000_000);
     // 99,000 more loop iterations per request, each several instructions: far above the request itself.
@@ -74,17 +82,37 @@ describe('Callgrind', () => {
   }, 60_000);
 });
 
-describe('readTotal', () => {
-  test('reads the totals line, or the summary line, of a callgrind file', () => {
-    expect(readTotal('version: 1\nevents: Ir\nsummary: 0\ntotals: 123456\n')).toBe(123456);
-    expect(readTotal('events: Ir\nsummary: 42\n')).toBe(42);
-    expect(() => readTotal('not a callgrind file')).toThrow('no totals or summary line');
+describe('Callgrind with the cache simulation', () => {
+  test('also counts L1 misses', async () => {
+    const { callgrind, launched, url, stop } = await startCounted({ cacheSim: true });
+    onTestFinished(stop);
+    const light = await callgrind.measure(launched.pid, () =>
+      sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 20),
+    );
+    const heavy = await callgrind.measure(launched.pid, () =>
+      sendRequests(url, [{ path: '/heavy', host: 'localhost', status: 200 }], 20),
+    );
+    expect(light.instructions).toBe(light.events.Ir);
+    for (const event of ['I1mr', 'D1mr', 'D1mw']) expect(light.events[event]).toBeGreaterThan(0);
+    expect(heavy.instructions).toBeGreaterThan(light.instructions);
+  }, 180_000);
+});
+
+describe('readTotals', () => {
+  test('reads the totals line, or the summary line, of a callgrind file, by event name', () => {
+    expect(readTotals('version: 1\nevents: Ir\nsummary: 0\ntotals: 123456\n')).toEqual({ Ir: 123456 });
+    expect(readTotals('events: Ir\nsummary: 42\n')).toEqual({ Ir: 42 });
+    // With --cache-sim=yes (this summary line is what callgrind 3.19 writes: 0, the totals follow).
+    expect(readTotals('events: Ir Dr Dw I1mr D1mr D1mw\nsummary: 0\n\ntotals: 640 181 98 28 12 2\n')).toEqual(
+      { Ir: 640, Dr: 181, Dw: 98, I1mr: 28, D1mr: 12, D1mw: 2 },
+    );
+    expect(() => readTotals('not a callgrind file')).toThrow('no totals or summary line');
   });
 });
 
 describe('marginalPerRequest', () => {
   test('cancels a cost every window carries, whatever it holds', () => {
-    const window = (requests: number) => ({ requests, instructions: 40_000_000 + requests * 62_000 });
+    const window = (requests: number) => ({ requests, count: 40_000_000 + requests * 62_000 });
     expect(marginalPerRequest(window(2_000), window(10_000))).toBe(62_000);
     expect(() => marginalPerRequest(window(10_000), window(2_000))).toThrow(/larger window/);
   });

@@ -23,14 +23,19 @@ export class Callgrind {
   private constructor(
     private readonly outDir: string,
     private readonly control: string,
+    private readonly cacheSim: boolean,
   ) {}
 
-  /** `undefined` when valgrind is not installed (Debian: `apt-get install valgrind`). */
-  static find(outDir: string): Callgrind | undefined {
+  /**
+   * `undefined` when valgrind is not installed (Debian: `apt-get install valgrind`). With `cacheSim`,
+   * callgrind also simulates the L1 caches (32 KiB instruction, 32 KiB data) and counts their misses: what
+   * a count of instructions leaves out, and a miss costs some ten cycles or more.
+   */
+  static find(outDir: string, { cacheSim = false } = {}): Callgrind | undefined {
     const valgrind = findCommand('valgrind');
     const control = findCommand('callgrind_control');
     if (valgrind === undefined || control === undefined) return undefined;
-    return new Callgrind(outDir, control);
+    return new Callgrind(outDir, control, cacheSim);
   }
 
   /** The launch wrapper (launch.ts) that runs a command under callgrind, counting nothing until told to. */
@@ -40,12 +45,19 @@ export class Callgrind {
       '--tool=callgrind',
       '--instr-atstart=no',
       '--separate-threads=yes',
+      ...(this.cacheSim ? ['--cache-sim=yes'] : []),
       `--callgrind-out-file=${join(this.outDir, 'callgrind.%p')}`,
     ];
   }
 
-  /** Instructions the main thread of `pid` executed during `work` (the dump also lands in `outDir`). */
-  async measure(pid: number, work: () => Promise<void>): Promise<{ instructions: number; dumpFile: string }> {
+  /**
+   * What the main thread of `pid` did during `work`: the instructions it executed and every event callgrind
+   * counted (`Ir`, and with the cache simulation `I1mr`, `D1mr`, `D1mw`…). The dump also lands in `outDir`.
+   */
+  async measure(
+    pid: number,
+    work: () => Promise<void>,
+  ): Promise<{ instructions: number; events: Record<string, number>; dumpFile: string }> {
     await this.send(pid, '--instr=on');
     try {
       await work();
@@ -56,7 +68,8 @@ export class Callgrind {
     const dump = (this.dumps.get(pid) ?? 0) + 1;
     this.dumps.set(pid, dump);
     const dumpFile = await this.findDump(pid, dump);
-    return { instructions: readTotal(await readFile(dumpFile, 'utf8')), dumpFile };
+    const events = readTotals(await readFile(dumpFile, 'utf8'));
+    return { instructions: events.Ir ?? 0, events, dumpFile };
   }
 
   private async send(pid: number, command: string): Promise<void> {
@@ -74,15 +87,20 @@ export class Callgrind {
   }
 }
 
-/** The instruction total of a callgrind output file (its `totals:` line, or `summary:` when that is all). */
-export function readTotal(text: string): number {
-  const line = /^totals:\s+(\d+)/m.exec(text) ?? /^summary:\s+(\d+)/m.exec(text);
+/**
+ * The totals of a callgrind output file by event name (its `events:` line names the columns of its
+ * `totals:` line, or of `summary:` when that is all): `{ Ir: 123456 }`, more with the cache simulation.
+ */
+export function readTotals(text: string): Record<string, number> {
+  const line = /^totals:((?:[ \t]+\d+)+)/m.exec(text) ?? /^summary:((?:[ \t]+\d+)+)/m.exec(text);
   if (line === null) throw new Error('not a callgrind output file: no totals or summary line');
-  return Number(line[1]);
+  const names = /^events:(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? ['Ir'];
+  const values = (line[1] ?? '').trim().split(/\s+/).map(Number);
+  return Object.fromEntries(names.map((name, index) => [name, values[index] ?? 0]));
 }
 
-/** One counting window: how many requests it held and the instructions counted over it. */
-export type CountedWindow = { requests: number; instructions: number };
+/** One counting window: how many requests it held and what was counted over it (instructions, misses). */
+export type CountedWindow = { requests: number; count: number };
 
 /**
  * Instructions per request, without what a counting window costs whatever it holds: every window carried
@@ -92,5 +110,5 @@ export type CountedWindow = { requests: number; instructions: number };
  */
 export function marginalPerRequest(small: CountedWindow, large: CountedWindow): number {
   if (large.requests <= small.requests) throw new Error('the larger window must hold more requests');
-  return (large.instructions - small.instructions) / (large.requests - small.requests);
+  return (large.count - small.count) / (large.requests - small.requests);
 }

@@ -15,7 +15,9 @@
  * the JIT frames), --candidates a,b (count only these, e.g. edge-1), --node-args "…" (more node flags for
  * every candidate, e.g. --single-threaded: V8's compiler and collector then work on the counted thread
  * instead of helper threads; counts are higher, only comparable with counts made with the same flags, and
- * still move with the mark-compacts a window happens to hold).
+ * still move with the mark-compacts a window happens to hold), --cache-sim (also the L1 cache misses per
+ * request, instruction and data, from callgrind's cache simulation: a request's CPU time follows them as
+ * much as its instructions; slower still under valgrind).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,7 +39,13 @@ import { detectPinning, type Pinning, pinThisProcess } from '../system/pinning.j
 import { Callgrind, marginalPerRequest } from './callgrind.js';
 import { sendRequests } from './send-requests.js';
 
-type Measured = { scenario: string; candidate: CandidateId; perRequest: number };
+/** Per request: instructions, and with `--cache-sim` the simulated L1 misses (instruction, data). */
+type Measured = {
+  scenario: string;
+  candidate: CandidateId;
+  perRequest: number;
+  l1Misses?: { instruction: number; data: number };
+};
 
 /** The scenarios counted, each with the candidates that answer it and the baseline of its ratio. */
 const counted: { id: string; candidates: CandidateId[]; baseline: CandidateId }[] = [
@@ -64,6 +72,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       candidates: { type: 'string' },
       'node-args': { type: 'string', default: '' },
+      'cache-sim': { type: 'boolean', default: false },
     },
   });
   const requests = Number(values.requests);
@@ -82,7 +91,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const dir = await mkdtemp(join(tmpdir(), 'edge451-instructions-'));
-  const callgrind = Callgrind.find(dir);
+  const callgrind = Callgrind.find(dir, { cacheSim: values['cache-sim'] });
   if (callgrind === undefined) {
     await rm(dir, { recursive: true, force: true });
     process.stderr.write('bench:instructions needs valgrind (Debian: apt-get install valgrind)\n');
@@ -124,11 +133,26 @@ async function main(): Promise<number> {
             const counted = await callgrind.measure(server.launched.pid, () =>
               sendRequests(server.url, shapes, size),
             );
-            return { requests: size, instructions: counted.instructions };
+            return { requests: size, events: counted.events };
           };
           const small = await window(requests);
           const large = await window(LARGE_WINDOW_FACTOR * requests);
-          results.push({ scenario: id, candidate, perRequest: marginalPerRequest(small, large) });
+          const perRequest = (...names: string[]) => {
+            const count = (counted: typeof small) =>
+              names.reduce((sum, name) => sum + (counted.events[name] ?? 0), 0);
+            return marginalPerRequest(
+              { requests: small.requests, count: count(small) },
+              { requests: large.requests, count: count(large) },
+            );
+          };
+          results.push({
+            scenario: id,
+            candidate,
+            perRequest: perRequest('Ir'),
+            ...(values['cache-sim']
+              ? { l1Misses: { instruction: perRequest('I1mr'), data: perRequest('D1mr', 'D1mw') } }
+              : {}),
+          });
         } finally {
           await server.launched.stop();
         }
@@ -154,7 +178,15 @@ function describe(results: readonly Measured[], id: string, candidate: Candidate
   const ratio =
     base === undefined ? '' : `  (${(base.perRequest / row.perRequest).toFixed(2)}× ${baseline}'s)`;
   const count = Math.round(row.perRequest).toLocaleString('en').padStart(9);
-  return `${id.padEnd(14)} ${candidate.padEnd(7)} ${count}${ratio}`;
+  const misses =
+    row.l1Misses === undefined
+      ? ''
+      : `  L1 misses: ${perRequestFigure(row.l1Misses.instruction)} instruction, ${perRequestFigure(row.l1Misses.data)} data`;
+  return `${id.padEnd(14)} ${candidate.padEnd(7)} ${count}${ratio}${misses}`;
+}
+
+function perRequestFigure(value: number): string {
+  return Math.round(value).toLocaleString('en');
 }
 
 /** The request shapes of a `pnpm bench` scenario, each with the status its answers must have. */

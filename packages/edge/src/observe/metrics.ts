@@ -130,7 +130,7 @@ export function createPrimaryMetrics() {
     labelNames: ['unconfirmed'] as const,
     registers: [registry],
   });
-  // Both series exist from the start, so an alert on their increase sees the first kill.
+  // Every series exists from the start, so an alert on its increase sees the first kill.
   for (const unconfirmed of ['policy', 'config', 'purge', 'start'] as const)
     hungWorkersKilled.inc({ unconfirmed }, 0);
   return { registry, hungWorkersKilled };

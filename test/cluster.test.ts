@@ -628,6 +628,21 @@ describe('workers: 2', () => {
   });
 });
 
+/**
+ * A preload (`NODE_OPTIONS=--import=…`) that stops the cluster worker with id `workerId` before edge451's code
+ * runs, as a hung worker looks from outside, after writing its pid to `hung.pid` beside itself.
+ */
+function preloadStoppingWorker(workerId: number): string {
+  return [
+    "import cluster from 'node:cluster';",
+    "import { writeFileSync } from 'node:fs';",
+    `if (cluster.worker?.id === ${workerId}) {`,
+    "  writeFileSync(new URL('./hung.pid', import.meta.url), String(process.pid));",
+    "  process.kill(process.pid, 'SIGSTOP');",
+    '}',
+  ].join('\n');
+}
+
 describe('a worker that hangs before it listens', () => {
   // The primary polled for every worker's `ready` without bound: one stuck before it listened (here,
   // stopped by a preload before edge451's code even runs, so it never says hello) made `start` wait
@@ -636,14 +651,7 @@ describe('a worker that hangs before it listens', () => {
     const dir = await tempDir({
       'policy.yaml': { orders: [motogpOrder] },
       // Only the second worker (cluster ids count from 1): the primary and the first worker start as usual.
-      'hang.mjs': [
-        "import cluster from 'node:cluster';",
-        "import { writeFileSync } from 'node:fs';",
-        'if (cluster.worker?.id === 2) {',
-        "  writeFileSync(new URL('./hung.pid', import.meta.url), String(process.pid));",
-        "  process.kill(process.pid, 'SIGSTOP');",
-        '}',
-      ].join('\n'),
+      'hang.mjs': preloadStoppingWorker(2),
       'edge451.yaml': testConfig({
         workers: 2,
         workerStartMs: 3_000,
@@ -687,14 +695,7 @@ describe('a replacement worker that hangs before it listens', () => {
   it('is killed after workerStartMs and replaced in turn: the node serves with all its workers again', async () => {
     const dir = await tempDir({
       // Cluster ids count from 1: workers 1 and 2 start the node, 3 replaces the one killed below.
-      'hang.mjs': [
-        "import cluster from 'node:cluster';",
-        "import { writeFileSync } from 'node:fs';",
-        'if (cluster.worker?.id === 3) {',
-        "  writeFileSync(new URL('./hung.pid', import.meta.url), String(process.pid));",
-        "  process.kill(process.pid, 'SIGSTOP');",
-        '}',
-      ].join('\n'),
+      'hang.mjs': preloadStoppingWorker(3),
     });
     const origin = await startOrigin();
     const edge = await startEdge(

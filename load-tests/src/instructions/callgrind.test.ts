@@ -37,10 +37,15 @@ async function startCounted(options: { cacheSim?: boolean } = {}) {
     await launched.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  const line = await launched.waitForLine((text) => text.includes('"ready":true'), 120_000);
-  const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-  await sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 200);
-  return { callgrind, launched, url, stop };
+  try {
+    const line = await launched.waitForLine((text) => text.includes('"ready":true'), 120_000);
+    const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
+    await sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 200);
+    return { callgrind, launched, url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 describe('Callgrind', () => {

@@ -191,11 +191,10 @@ export class TrafficWorkers {
    * a share of the node's capacity forever, telling nobody, until the next change happened to time it out.
    */
   private killIfNotListening(worker: Worker, waitedMs: number): void {
-    const timer = setTimeout(() => {
+    // Not cleared when the worker exits first: killHung leaves a dead worker alone.
+    setTimeout(() => {
       if (!this.ready.has(worker)) this.killHung(worker, 'start', { waited_ms: waitedMs });
-    }, waitedMs);
-    timer.unref();
-    worker.once('exit', () => clearTimeout(timer));
+    }, waitedMs).unref();
   }
 
   private handle(worker: Worker, message: WorkerMessage): void {

@@ -1,30 +1,25 @@
 /**
  * The baseline: a bare node:http server that returns the same bytes as the origin (and, for the blocked
- * path, the same 451 bytes edge451 answers) from ready-made buffers — no routing, geo, policy or cache.
- * It is the most a Node process can do per request; the targets are ratios to it.
- * `node --import tsx bare-server.ts --port N [--blocked-body FILE]`; prints `{"ready":…}`.
+ * path, the same 451 bytes edge451 answers: blocked-answer.ts) from ready-made buffers — no routing, geo,
+ * policy or cache. It is the most a Node process can do per request; the targets are ratios to it.
+ * `node --import tsx bare-server.ts --port N [--blocked-body FILE --blocked-headers FILE]`; prints
+ * `{"ready":…}`.
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { benchPaths, type Canned, fillerBody, originRoute } from '../origin/canned-responses.js';
+import { benchPaths, originRoute } from '../origin/canned-responses.js';
 import { serveChild } from '../system/serve-child.js';
+import { readBlockedAnswer } from './blocked-answer.js';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '0' }, 'blocked-body': { type: 'string' } },
+  options: {
+    port: { type: 'string', default: '0' },
+    'blocked-body': { type: 'string' },
+    'blocked-headers': { type: 'string' },
+  },
 });
 
-const blockedBody =
-  values['blocked-body'] === undefined ? fillerBody(1024) : readFileSync(values['blocked-body']);
-const blocked: Canned = {
-  status: 451,
-  headers: {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'Content-Length': String(blockedBody.length),
-  },
-  body: blockedBody,
-};
+const blocked = readBlockedAnswer(values['blocked-body'], values['blocked-headers']);
 const fallback = originRoute(benchPaths.missPrefix)?.canned;
 
 const server = createServer((req, res) => {

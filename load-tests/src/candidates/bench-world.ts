@@ -8,6 +8,7 @@ import { freePort, probe, type RequestShape } from '../system/http-probe.js';
 import type { Launched } from '../system/launch.js';
 import type { Pinning } from '../system/pinning.js';
 import type { Tools } from '../system/tools.js';
+import { repeatedFields } from './blocked-answer.js';
 import type { Candidate, CandidateId } from './candidate.js';
 import { type BenchSite, renderEdgeConfig, renderPolicy } from './edge-config.js';
 import { startBenchNginx } from './start-bench-nginx.js';
@@ -70,8 +71,8 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
     const { blockedHosts, policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
     const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);
     add(edgeOne);
-    const { blockedBody, blockedBodyFile } = await writeBlockedBody(dir, edgeOne.url);
-    const bare = await startBareServer(blockedBodyFile, pinning.serverCpus, pinning);
+    const blocked = await writeBlockedAnswer(dir, edgeOne.url);
+    const bare = await startBareServer(blocked.files, pinning.serverCpus, pinning);
     add({ id: 'bare', url: bare.url, pid: bare.launched.pid, blocks: true, launched: bare.launched });
     const direct = await startScript(
       'origin-direct',
@@ -89,7 +90,7 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
     });
     await optional('edge-auto', async () => add(await startBenchEdge('edge-auto', 'auto', pinning.allCpus)));
     await optional('naive', async () => {
-      const naiveFiles = { originUrl: upstream.url, blockedHostsFile, blockedBodyFile };
+      const naiveFiles = { originUrl: upstream.url, blockedHostsFile, blocked: blocked.files };
       const naive = await startNaiveProxy(naiveFiles, pinning.serverCpus, pinning);
       add({ id: 'naive', url: naive.url, pid: naive.launched.pid, blocks: true, launched: naive.launched });
     });
@@ -103,7 +104,8 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
           mmdbFile,
           blockedHosts,
           serverNames: [[benchHost, `*.${benchHost}`]],
-          bodyBytes: blockedBody.length,
+          bodyBytes: blocked.answer.body.length,
+          blockedFields: blocked.answer.headers,
           pinning,
           timeoutMs: 60_000,
         });
@@ -205,46 +207,53 @@ export async function writeBenchEdgeConfig(
   return { configFile, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 
+/** Where `writeBlockedAnswer` put edge451's 451: its body, and its header fields as JSON. */
+export type BlockedAnswerFiles = { body: string; headers: string };
+
 /**
- * Writes edge451's 451 page, as `edgeUrl` answers the benchmark's blocked request, to `dir/blocked-body.html`:
- * the bare server and the naive proxy answer 451s with these same bytes.
+ * Writes edge451's 451, as `edgeUrl` answers the benchmark's blocked request, to `dir`: the page, and the
+ * header fields a baseline repeats (blocked-answer.ts). The bare server, the naive proxy and nginx answer
+ * 451s with these same bytes.
  */
-export async function writeBlockedBody(
+export async function writeBlockedAnswer(
   dir: string,
   edgeUrl: string,
   timeoutMs?: number,
-): Promise<{ blockedBody: Buffer; blockedBodyFile: string }> {
-  const blockedBody = (await probe(edgeUrl, blockedShape, { timeoutMs })).body;
-  const blockedBodyFile = join(dir, 'blocked-body.html');
-  await writeFile(blockedBodyFile, blockedBody);
-  return { blockedBody, blockedBodyFile };
+): Promise<{ answer: { headers: Record<string, string>; body: Buffer }; files: BlockedAnswerFiles }> {
+  const response = await probe(edgeUrl, blockedShape, { timeoutMs });
+  if (response.status !== 451)
+    throw new Error(`edge451 answered the blocked request with ${response.status}`);
+  const answer = { headers: repeatedFields(response.headers), body: response.body };
+  const files = { body: join(dir, 'blocked-body.html'), headers: join(dir, 'blocked-headers.json') };
+  await writeFile(files.body, answer.body);
+  await writeFile(files.headers, JSON.stringify(answer.headers));
+  return { answer, files };
 }
 
-/** The bare node:http server, answering 451s with the bytes of `blockedBodyFile`. */
+/** `--blocked-body` and `--blocked-headers` of a baseline script. */
+function blockedAnswerArgs(files: BlockedAnswerFiles): string[] {
+  return ['--blocked-body', files.body, '--blocked-headers', files.headers];
+}
+
+/** The bare node:http server, answering 451s with edge451's bytes. */
 export function startBareServer(
-  blockedBodyFile: string,
+  blocked: BlockedAnswerFiles,
   cpus: string,
   pinning: Pinning,
   options?: StartOptions,
 ) {
-  return startScript(
-    'bare',
-    'candidates/bare-server.ts',
-    ['--blocked-body', blockedBodyFile],
-    cpus,
-    pinning,
-    options,
-  );
+  const args = blockedAnswerArgs(blocked);
+  return startScript('bare', 'candidates/bare-server.ts', args, cpus, pinning, options);
 }
 
 /** The naive http-proxy in front of `originUrl`, blocking the benchmark's hosts from its blocked countries. */
 export function startNaiveProxy(
-  files: { originUrl: string; blockedHostsFile: string; blockedBodyFile: string },
+  files: { originUrl: string; blockedHostsFile: string; blocked: BlockedAnswerFiles },
   cpus: string,
   pinning: Pinning,
   options?: StartOptions,
 ) {
   const args = ['--origin', files.originUrl, '--mmdb', mmdbFile, '--blocked-hosts', files.blockedHostsFile];
-  args.push('--countries', blockedCountries.join(','), '--blocked-body', files.blockedBodyFile);
+  args.push('--countries', blockedCountries.join(','), ...blockedAnswerArgs(files.blocked));
   return startScript('naive', 'candidates/naive-proxy.ts', args, cpus, pinning, options);
 }

@@ -4,7 +4,8 @@
  * X-Forwarded-For only from the configured proxy, like edge451. It has no cache, no host normalisation
  * beyond lower-casing and dropping the port, and no order windows.
  * `node --import tsx naive-proxy.ts --port N --origin URL --mmdb FILE --blocked-hosts FILE --countries FR,GB
- *  --trusted 127.0.0.1 [--blocked-body FILE]`; prints `{"ready":…}`.
+ *  --trusted 127.0.0.1 [--blocked-body FILE --blocked-headers FILE]`; prints `{"ready":…}`. Its 451 is
+ *  edge451's own bytes (blocked-answer.ts), as the bare server's is.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
 import maxmind, { type CountryResponse } from 'maxmind';
 import { serveChild } from '../system/serve-child.js';
+import { readBlockedAnswer } from './blocked-answer.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     countries: { type: 'string', default: 'FR,GB' },
     trusted: { type: 'string', default: '127.0.0.1' },
     'blocked-body': { type: 'string' },
+    'blocked-headers': { type: 'string' },
   },
 });
 if (values.origin === undefined || values.mmdb === undefined || values['blocked-hosts'] === undefined) {
@@ -31,10 +34,7 @@ if (values.origin === undefined || values.mmdb === undefined || values['blocked-
 const blockedHosts = new Set(readFileSync(values['blocked-hosts'], 'utf8').split('\n').filter(Boolean));
 const blockedCountries = new Set(values.countries.split(','));
 const trusted = new Set(values.trusted.split(','));
-const blockedBody =
-  values['blocked-body'] === undefined
-    ? Buffer.from('451 Unavailable For Legal Reasons\n')
-    : readFileSync(values['blocked-body']);
+const blocked = readBlockedAnswer(values['blocked-body'], values['blocked-headers']);
 const reader = await maxmind.open<CountryResponse>(values.mmdb, { watchForUpdates: false });
 const proxy = httpProxy.createProxyServer({
   target: values.origin,
@@ -73,12 +73,8 @@ const server = createServer((req, res) => {
     const ip = clientIpOf(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const country = ip !== undefined && maxmind.validate(ip) ? reader.get(ip)?.country?.iso_code : undefined;
     if (country !== undefined && blockedCountries.has(country)) {
-      res.writeHead(451, {
-        'Content-Type': 'text/html; charset=utf-8',
-        'Cache-Control': 'no-store',
-        'Content-Length': String(blockedBody.length),
-      });
-      res.end(blockedBody);
+      res.writeHead(blocked.status, blocked.headers);
+      res.end(blocked.body);
       return;
     }
   }

@@ -11,6 +11,8 @@ export type NginxConfigOptions = {
   serverNames: readonly (readonly string[])[];
   /** The 451 body; must not contain `"`, `\` or `$` (nginx string syntax). */
   blockedBody: string;
+  /** Header fields of the 451 (`add_header … always`); values must not contain `'`, `\\` or `$`. */
+  blockedFields?: readonly (readonly [string, string])[];
   workerProcesses: number | 'auto';
   runAsRoot: boolean;
 };
@@ -83,20 +85,31 @@ function serverBlock(options: NginxConfigOptions, names: readonly string[]): str
       proxy_cache bench;
       proxy_cache_key $scheme$host$request_uri;
       add_header Cache-Status $upstream_cache_status;`;
+  const deny = denyBlock(options);
   return `  server {
     listen 127.0.0.1:${options.port};
     server_name ${names.join(' ')};
     location / {
-      if ($deny) { return 451 "${options.blockedBody}"; }
+      ${deny}
       ${proxying}
     }
     location /storm/ {
-      if ($deny) { return 451 "${options.blockedBody}"; }
+      ${deny}
       ${proxying}
       proxy_cache_lock on;
       proxy_cache_lock_timeout 10s;
     }
   }`;
+}
+
+/** The `if` that answers a blocked client: the 451 page, with its fields. */
+function denyBlock(options: NginxConfigOptions): string {
+  const fields = (options.blockedFields ?? []).map(([name, value]) => {
+    if (/['\\$\r\n]/.test(value))
+      throw new Error(`nginx config: 451 field ${name} has a character nginx would read: ${value}`);
+    return `add_header ${name} '${value}' always; `;
+  });
+  return `if ($deny) { ${fields.join('')}return 451 "${options.blockedBody}"; }`;
 }
 
 /** The lines of the blocked-hosts map file: `host 1;` each. */

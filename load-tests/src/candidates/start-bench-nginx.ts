@@ -13,7 +13,7 @@ export type BenchNginx = { candidate: Candidate; readyMs: number; mapFile: strin
 /**
  * Writes nginx's config and blocked-hosts map into `dir` and starts it on the server's CPU with one worker
  * (as edge451 `workers: 1`). `serverNames` gives one server block per site; the 451 body is `bodyBytes`
- * long, like edge451's. Throws if nginx refuses the config or does not answer within `timeoutMs`.
+ * long, like edge451's, with `blockedFields`. Throws if nginx refuses the config or does not answer within `timeoutMs`.
  */
 export async function startBenchNginx(options: {
   nginx: NonNullable<Tools['nginx']>;
@@ -23,6 +23,8 @@ export async function startBenchNginx(options: {
   blockedHosts: readonly string[];
   serverNames: readonly (readonly string[])[];
   bodyBytes: number;
+  /** Header fields the 451 repeats (edge451's: blocked-answer.ts); nginx writes Content-Type itself. */
+  blockedFields?: Record<string, string>;
   pinning: Pinning;
   timeoutMs: number;
 }): Promise<BenchNginx> {
@@ -41,6 +43,7 @@ export async function startBenchNginx(options: {
     blockedCountries,
     serverNames: options.serverNames,
     blockedBody: nginxSafeBody(options.bodyBytes),
+    blockedFields: Object.entries(options.blockedFields ?? {}).filter(([name]) => name !== 'content-type'),
     workerProcesses: 1,
     runAsRoot: process.getuid?.() === 0,
   });

@@ -24,11 +24,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  type BlockedAnswerFiles,
   startBareServer,
   startNaiveProxy,
   writeBenchEdgeConfig,
   writeBenchPolicy,
-  writeBlockedBody,
+  writeBlockedAnswer,
 } from '../candidates/bench-world.js';
 import type { CandidateId } from '../candidates/candidate.js';
 import { type StartOptions, startEdge, startScript } from '../candidates/start-candidate.js';
@@ -204,12 +205,12 @@ type World = {
   originUrl: string;
   policyFile: string;
   blockedHostsFile: string;
-  blockedBodyFile: string;
+  blocked: BlockedAnswerFiles;
 };
 
 /**
  * The origin (native, kept for the whole run) and the files every candidate reads. A native edge451 is
- * started once for its 451 page, which the baselines answer with, as in `pnpm bench`.
+ * started once for its 451 (page and header fields), which the baselines answer with, as in `pnpm bench`.
  */
 async function prepareWorld(dir: string, pinning: Pinning, launched: Launched[]): Promise<World> {
   const origin = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
@@ -224,8 +225,8 @@ async function prepareWorld(dir: string, pinning: Pinning, launched: Launched[])
     pinning,
   );
   try {
-    const { blockedBodyFile } = await writeBlockedBody(dir, edgeConfig.url);
-    return { dir, pinning, originUrl: origin.url, policyFile, blockedHostsFile, blockedBodyFile };
+    const { files } = await writeBlockedAnswer(dir, edgeConfig.url);
+    return { dir, pinning, originUrl: origin.url, policyFile, blockedHostsFile, blocked: files };
   } finally {
     await edge.launched.stop();
   }
@@ -239,8 +240,7 @@ async function startCounted(
   options: StartOptions,
 ): Promise<{ url: string; launched: Launched }> {
   const { dir, pinning } = world;
-  if (candidate === 'bare')
-    return startBareServer(world.blockedBodyFile, pinning.serverCpus, pinning, options);
+  if (candidate === 'bare') return startBareServer(world.blocked, pinning.serverCpus, pinning, options);
   if (candidate === 'naive') return startNaiveProxy(world, pinning.serverCpus, pinning, options);
   if (candidate !== 'edge-1') throw new Error(`bench:instructions does not count ${candidate}`);
   const config = await writeBenchEdgeConfig(dir, name, 1, world.originUrl, world.policyFile);

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, before any other module runs: see tick-shape.ts.
+import '../runtime/tick-shape.js';
 import { parseArgs } from 'node:util';
 import { runCheck } from './check.js';
 import { runDecide } from './decide.js';

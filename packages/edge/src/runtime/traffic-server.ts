@@ -1,3 +1,5 @@
+// For a process that serves without cli/main.ts (an embedder of startEdgeNode): see tick-shape.ts.
+import './tick-shape.js';
 import { createServer, type IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';

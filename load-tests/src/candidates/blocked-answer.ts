@@ -6,8 +6,8 @@ import type { Canned } from '../origin/canned-responses.js';
  * The 451 the baselines answer: edge451's own, body and header fields, as edge451 answered the benchmark's
  * blocked request at the start of the run (bench-world.ts `writeBlockedAnswer`). The bare server and the
  * naive proxy send these same bytes, so a ratio to them measures what edge451 does to decide, not what it
- * writes: RFC 7725's `Link` and the `Vary: Accept` of a negotiated page cost node:http ~2,800 instructions
- * of validation per response, which a baseline without them did not pay.
+ * writes: RFC 7725's `Link` and the `Vary: Accept` of a negotiated page cost node:http ~4,600 instructions
+ * per response to check and write (bench:instructions), which a baseline without them did not pay.
  */
 
 // What node:http writes for each response itself (the date, the connection's own fields, the length of the

@@ -4,8 +4,8 @@ let kept: object | undefined;
 
 /**
  * Keeps one of Node's own `process.nextTick` queue entries alive for the life of the process, so that V8
- * keeps the hidden classes ("maps") every entry is built with. Without it, an edge can lose a fifth of its
- * speed for good a few seconds after it starts.
+ * keeps the hidden classes ("maps") every entry is built with. Without it, an edge that sat idle after it
+ * started (as one does before its first traffic) could lose up to a fifth of its speed for good.
  *
  * node:http and node:stream call `process.nextTick` several times per request. Node builds each queue
  * entry with an object literal whose first keys are computed (`{ [async_id_symbol]: …,

@@ -41,7 +41,7 @@ describe('the shape of nextTick entries', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** The state of each keyed definition of the entry literal, after the sequence, in a node running `args`. */
+  /** What each keyed definition of the entry literal reads after the sequence, in a node running `args`. */
   async function literalFeedback(args: string[]): Promise<string[]> {
     const flags = [
       '--allow-natives-syntax',

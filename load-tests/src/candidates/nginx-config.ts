@@ -11,7 +11,7 @@ export type NginxConfigOptions = {
   serverNames: readonly (readonly string[])[];
   /** The 451 body; must not contain `"`, `\` or `$` (nginx string syntax). */
   blockedBody: string;
-  /** Header fields of the 451 (`add_header … always`); values must not contain `'`, `\\` or `$`. */
+  /** Header fields of the 451 (`add_header … always`); no `'`, `\`, `$` or line break in a value. */
   blockedFields?: readonly (readonly [string, string])[];
   workerProcesses: number | 'auto';
   runAsRoot: boolean;

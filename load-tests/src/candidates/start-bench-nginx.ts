@@ -13,7 +13,8 @@ export type BenchNginx = { candidate: Candidate; readyMs: number; mapFile: strin
 /**
  * Writes nginx's config and blocked-hosts map into `dir` and starts it on the server's CPU with one worker
  * (as edge451 `workers: 1`). `serverNames` gives one server block per site; the 451 body is `bodyBytes`
- * long, like edge451's, with `blockedFields`. Throws if nginx refuses the config or does not answer within `timeoutMs`.
+ * long, like edge451's, with `blockedFields`. Throws if nginx refuses the config or does not answer within
+ * `timeoutMs`.
  */
 export async function startBenchNginx(options: {
   nginx: NonNullable<Tools['nginx']>;

@@ -1,6 +1,7 @@
 import { createHook } from 'node:async_hooks';
 
-let kept: object | undefined;
+// Held, never read: holding it keeps its maps alive.
+let _heldEntry: object | undefined;
 
 /**
  * Keeps one of Node's own `process.nextTick` queue entries alive for the life of the process, so that V8
@@ -18,14 +19,13 @@ let kept: object | undefined;
  * pass-through 119 → 110 µs (edge README, "Hot path").
  *
  * A real entry is taken, through an async hook enabled for one nextTick call: a look-alike object would
- * share the maps only if it matched V8's field representations exactly. Idempotent. It runs as this module
- * loads: cli/main.ts imports it before anything else, so it runs before the first full GC.
+ * share the maps only if it matched V8's field representations exactly. It runs as this module loads:
+ * cli/main.ts imports it before anything else, so it runs before the first full GC.
  */
-export function keepNextTickShape(): void {
-  if (kept !== undefined) return;
+function keepNextTickShape(): void {
   const hook = createHook({
     init(_asyncId, type, _triggerAsyncId, resource) {
-      if (type === 'TickObject') kept ??= resource;
+      if (type === 'TickObject') _heldEntry ??= resource;
     },
   });
   hook.enable();

@@ -18,7 +18,7 @@ afterEach(async () => {
 type Streamed = { body: PassThrough; piped: Promise<void>; res: ServerResponse };
 
 /** Starts a server whose one response pipes a fresh PassThrough; resolves once a client is connected to it. */
-async function streamToClient(contentLength: number) {
+async function streamToClient(contentLength: number, onBlocked?: () => void) {
   let streamed: (value: Streamed) => void = () => undefined;
   const started = new Promise<Streamed>((resolve) => {
     streamed = resolve;
@@ -26,7 +26,7 @@ async function streamToClient(contentLength: number) {
   server = createServer((_req, res) => {
     res.writeHead(200, { 'content-length': String(contentLength) });
     const body = new PassThrough();
-    const piped = pipeBody(body, res);
+    const piped = pipeBody(body, res, onBlocked);
     piped.catch(() => undefined);
     streamed({ body, piped, res });
   });
@@ -49,6 +49,18 @@ describe('pipeBody', () => {
     await expect(piped).resolves.toBeUndefined();
     client.end();
     expect(await closed).toMatch(/\r\n\r\nhelloworld$/);
+  });
+
+  it('reports the body blocked only while it is being sent, not when pipe lets go of it at the end', async () => {
+    let blocked = 0;
+    const { body, piped, client } = await streamToClient(10, () => blocked++);
+    body.end('helloworld');
+    await piped;
+    // pipe unpipes on the response's 'finish', and unpiping pauses the body.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(body.isPaused()).toBe(true);
+    expect(blocked).toBe(0);
+    client.end();
   });
 
   it('cuts the client connection and rejects when the body fails mid-stream', async () => {

@@ -86,8 +86,14 @@ export function pipeBody(body: Readable, res: Writable, onBlocked?: () => void):
       resolve();
     });
     // `pipe` pauses the body when `res` says it is full: the one moment the client may not be reading
-    // (send-timeout.ts). A body waiting on a silent origin is flowing, not paused, and is bodyMs's.
-    if (onBlocked !== undefined) body.on('pause', onBlocked);
+    // (send-timeout.ts). A body waiting on a silent origin is flowing, not paused, and is bodyMs's. pipe
+    // also pauses the body when it unpipes at `res`'s finish: nothing is blocked then, and a watch of a
+    // finished response (its socket gone) waited for a 'socket' event that never comes, once per response.
+    if (onBlocked !== undefined) {
+      body.on('pause', () => {
+        if (!settled) onBlocked();
+      });
+    }
     body.pipe(res);
   });
 }

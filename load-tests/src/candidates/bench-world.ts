@@ -38,7 +38,8 @@ export type BenchWorld = {
   dir: string;
   pinning: Pinning;
   tools: Tools;
-  upstream: { url: string; launched: Launched };
+  /** The origin every proxy candidate fronts, on the generator's CPU; not in `candidates`. */
+  upstream: Candidate;
   candidates: Map<CandidateId, Candidate>;
   /** Candidates that could not start, with the reason. */
   skipped: string[];
@@ -66,8 +67,9 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
     if (!keepDir) await rm(dir, { recursive: true, force: true });
   };
   try {
-    const upstream = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
-    launchedAll.push(upstream.launched);
+    const started = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
+    launchedAll.push(started.launched);
+    const upstream: Candidate = { id: 'upstream', pid: started.launched.pid, blocks: false, ...started };
     const { blockedHosts, policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
     const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);
     add(edgeOne);

@@ -1,7 +1,10 @@
 import type { Launched } from '../system/launch.js';
 
-/** Every server the benchmark can measure. */
-export type CandidateId = 'origin' | 'bare' | 'edge-1' | 'edge-auto' | 'naive' | 'nginx';
+/**
+ * Every server the benchmark can measure. `upstream` is the origin the proxies front, on the load
+ * generator's core: not in the throughput tables, only the baseline of added latency through a proxy.
+ */
+export type CandidateId = 'origin' | 'upstream' | 'bare' | 'edge-1' | 'edge-auto' | 'naive' | 'nginx';
 
 /** A running candidate: where to send load and which process tree to sample. */
 export type Candidate = {
@@ -20,6 +23,7 @@ export type Candidate = {
 /** How each candidate is named in tables and charts. */
 export const candidateLabels: Record<CandidateId, string> = {
   origin: 'origin direct (ceiling)',
+  upstream: "the proxies' origin, direct",
   bare: 'bare node:http (baseline)',
   'edge-1': 'edge451 workers: 1',
   'edge-auto': 'edge451 workers: auto',

@@ -1,6 +1,6 @@
 import { type BenchOptions, scenarioIds } from '../options.js';
 import type { BenchResults } from '../run-scenarios.js';
-import { maxSendLagMs, pacedClientMaxRate } from '../scenarios/latency-at-half-load.js';
+import { maxSendLagMs, pacedClientMaxRate, pacedWarmupSeconds } from '../scenarios/latency-at-half-load.js';
 import type { MachineInfo } from '../system/machine.js';
 import type { Pinning } from '../system/pinning.js';
 import type { Tools } from '../system/tools.js';
@@ -87,7 +87,7 @@ export function renderMarkdownReport(input: ReportInput, chartFile: string): str
   if (results.latency !== undefined) {
     lines.push('## Latency at half of peak load', '');
     lines.push(
-      `Open loop at a constant rate (request n is due at n ÷ rate; latency counts from when it was due), half of edge451's peak with one worker, at most ${formatRate(pacedClientMaxRate)} req/s (client cap: above it the Node open-loop client on the shared core sends late); the baseline gets the same rate. Each run paces 1 s before measuring (connections, JIT). Added p99 = candidate p99 − baseline p99, median of per-round differences. Send lag: how late requests left the client; a round in which the baseline's was above ${maxSendLagMs} ms is left out (the client could not pace that rate then); a candidate's own lag counts as its latency (a stalled server answers in bursts that delay the client).`,
+      `Open loop at a constant rate (request n is due at n ÷ rate; latency counts from when it was due), half of edge451's peak with one worker, at most ${formatRate(pacedClientMaxRate)} req/s (client cap: above it the Node open-loop client on the shared core sends late); the baseline gets the same rate. A hit's baseline is the bare server on the server's core; a pass-through's is the origin the proxies forward to, asked directly on its own core (the load generator's), so the difference is the proxy's hop and not where its origin runs. Each run paces ${pacedWarmupSeconds} s before measuring (connections, JIT, and on this VM a proxy that idled is slow for its first 1–2 s). Added p99 = candidate p99 − baseline p99, median of per-round differences. Send lag: how late requests left the client; a round in which the baseline's was above ${maxSendLagMs} ms is left out (the client could not pace that rate then); a candidate's own lag counts as its latency (a stalled server answers in bursts that delay the client).`,
       '',
     );
     lines.push(table(latencyTable(results.latency)), '');

@@ -8,7 +8,7 @@
  * Each figure is what a window of 5N counted requests costs beyond a window of N (callgrind.ts,
  * `marginalPerRequest`): a window's fixed cost cancels out.
  *
- * Options: --only a,b (of cache-hit-1k, blocked, pass-through, mix), --requests N (the small window,
+ * Options: --only a,b (of cache-hit-1k, cache-hit-16k, blocked, pass-through, mix), --requests N (the small window,
  * default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over the first
  * thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep (keep the
  * dump files for callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names
@@ -51,6 +51,7 @@ type Measured = {
 /** The scenarios counted, each with the candidates that answer it and the baseline of its ratio. */
 const counted: { id: string; candidates: CandidateId[]; baseline: CandidateId }[] = [
   { id: 'cache-hit-1k', candidates: ['bare', 'edge-1'], baseline: 'bare' },
+  { id: 'cache-hit-16k', candidates: ['bare', 'edge-1'], baseline: 'bare' },
   { id: 'blocked', candidates: ['bare', 'naive', 'edge-1'], baseline: 'bare' },
   { id: 'pass-through', candidates: ['naive', 'edge-1'], baseline: 'naive' },
   // Hits, misses and 451s from many addresses in one process, as an edge serves them.

@@ -8,8 +8,8 @@
  * Each figure is what a window of 5N counted requests costs beyond a window of N (callgrind.ts,
  * `marginalPerRequest`): a window's fixed cost cancels out.
  *
- * Options: --only a,b (of cache-hit-1k, cache-hit-16k, blocked, pass-through, mix), --requests N (the small window,
- * default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over the first
+ * Options: --only a,b (of cache-hit-1k, cache-hit-16k, blocked, pass-through, mix), --requests N (the
+ * small window, default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over the first
  * thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep (keep the
  * dump files for callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names
  * the JIT frames), --candidates a,b (count only these, e.g. edge-1), --node-args "…" (more node flags for

@@ -9,7 +9,7 @@ import type { Launched } from '../system/launch.js';
 import type { Pinning } from '../system/pinning.js';
 import type { Tools } from '../system/tools.js';
 import { repeatedFields } from './blocked-answer.js';
-import type { Candidate, CandidateId } from './candidate.js';
+import { type Candidate, type CandidateId, scriptCandidate } from './candidate.js';
 import { type BenchSite, renderEdgeConfig, renderPolicy } from './edge-config.js';
 import { startBenchNginx } from './start-bench-nginx.js';
 import { type StartOptions, startEdge, startScript } from './start-candidate.js';
@@ -69,13 +69,13 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
   try {
     const started = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
     launchedAll.push(started.launched);
-    const upstream: Candidate = { id: 'upstream', pid: started.launched.pid, blocks: false, ...started };
+    const upstream = scriptCandidate('upstream', started, false);
     const { blockedHosts, policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
     const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);
     add(edgeOne);
     const blocked = await writeBlockedAnswer(dir, edgeOne.url);
     const bare = await startBareServer(blocked.files, pinning.serverCpus, pinning);
-    add({ id: 'bare', url: bare.url, pid: bare.launched.pid, blocks: true, launched: bare.launched });
+    add(scriptCandidate('bare', bare, true));
     const direct = await startScript(
       'origin-direct',
       'origin/origin-main.ts',
@@ -83,18 +83,12 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
       pinning.serverCpus,
       pinning,
     );
-    add({
-      id: 'origin',
-      url: direct.url,
-      pid: direct.launched.pid,
-      blocks: false,
-      launched: direct.launched,
-    });
+    add(scriptCandidate('origin', direct, false));
     await optional('edge-auto', async () => add(await startBenchEdge('edge-auto', 'auto', pinning.allCpus)));
     await optional('naive', async () => {
       const naiveFiles = { originUrl: upstream.url, blockedHostsFile, blocked: blocked.files };
       const naive = await startNaiveProxy(naiveFiles, pinning.serverCpus, pinning);
-      add({ id: 'naive', url: naive.url, pid: naive.launched.pid, blocks: true, launched: naive.launched });
+      add(scriptCandidate('naive', naive, true));
     });
     const nginx = tools.nginx;
     if (nginx !== undefined) {

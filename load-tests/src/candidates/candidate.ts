@@ -20,6 +20,15 @@ export type Candidate = {
   launched: Launched;
 };
 
+/** The candidate for a server this package started and waited for (a script of its own, or edge451). */
+export function scriptCandidate(
+  id: CandidateId,
+  { url, launched }: { url: string; launched: Launched },
+  blocks: boolean,
+): Candidate {
+  return { id, url, pid: launched.pid, blocks, launched };
+}
+
 /** How each candidate is named in tables and charts. */
 export const candidateLabels: Record<CandidateId, string> = {
   origin: 'origin direct (ceiling)',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type BenchWorld, writeBenchEdgeConfig, writeBenchPolicy } from '../candidates/bench-world.js';
-import type { Candidate } from '../candidates/candidate.js';
+import { scriptCandidate } from '../candidates/candidate.js';
 import { startEdge, startScript } from '../candidates/start-candidate.js';
 import { parseBenchOptions } from '../options.js';
 import type { Launched } from '../system/launch.js';
@@ -49,21 +49,14 @@ describe('latency at half of peak load', () => {
     const config = await writeBenchEdgeConfig(dir, 'edge', 1, upstream.url, policyFile);
     const edge = await startEdge('edge', config.configFile, config.adminUrl, '0', pinning);
     launched.push(edge.launched);
-    const candidate = (id: Candidate['id'], url: string, each: Launched): Candidate => ({
-      id,
-      url,
-      pid: each.pid,
-      blocks: id === 'edge-1',
-      launched: each,
-    });
     world = {
       dir,
       pinning,
       tools: { skipped: [] },
-      upstream: candidate('upstream', upstream.url, upstream.launched),
+      upstream: scriptCandidate('upstream', upstream, false),
       candidates: new Map([
-        ['edge-1', candidate('edge-1', config.url, edge.launched)],
-        ['origin', candidate('origin', direct.url, direct.launched)],
+        ['edge-1', scriptCandidate('edge-1', { url: config.url, launched: edge.launched }, true)],
+        ['origin', scriptCandidate('origin', direct, false)],
       ]),
       skipped: [],
       startExtraEdge: () => Promise.reject(new Error('not in this test')),

@@ -1,4 +1,4 @@
-import { copyWithout } from './header-copy.js';
+import { withoutFields } from './header-copy.js';
 import { withLinearListWhitespace } from './list-whitespace.js';
 import type { PolicyRequest } from './policy.js';
 import type { HeaderMap } from './types.js';
@@ -56,12 +56,12 @@ export function headerValue(headers: HeaderMap, name: string): string | undefine
  * would be stored for everybody.
  */
 export function originRequestHeaders(headers: HeaderMap): HeaderMap {
-  return copyWithout(headers, isWithheldFromStorableRequest);
+  return withoutFields(headers, isWithheldFromStorableRequest);
 }
 
 /** The headers for a request the cache only forwards (HEAD miss, store failure): overrides removed, validators kept. */
 export function passRequestHeaders(headers: HeaderMap): HeaderMap {
-  return copyWithout(headers, (name) => OVERRIDE_NAMES.has(name));
+  return withoutFields(headers, (name) => OVERRIDE_NAMES.has(name));
 }
 
 function isWithheldFromStorableRequest(name: string): boolean {

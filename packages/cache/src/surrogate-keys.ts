@@ -1,4 +1,4 @@
-import { copyWithout } from './header-copy.js';
+import { withoutFields } from './header-copy.js';
 import type { HeaderMap } from './types.js';
 
 /**
@@ -30,9 +30,9 @@ export function surrogateKeysOf(headers: HeaderMap): string[] {
   return [...keys];
 }
 
-/** A copy of `headers` without the surrogate headers (what clients and the store get). */
+/** `headers` without the surrogate headers (what clients and the store get): a copy only when it has one. */
 export function withoutSurrogateHeaders<T extends HeaderMap>(headers: T): T {
-  return copyWithout(headers, isSurrogateHeader);
+  return withoutFields(headers, isSurrogateHeader);
 }
 
 function isSurrogateHeader(name: string): boolean {

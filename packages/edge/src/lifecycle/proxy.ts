@@ -32,7 +32,7 @@ export function originCallFor(ctx: RequestContext, pools: OriginPools): OriginCa
       return await pools.request(site, {
         method: request.method,
         path: ctx.path,
-        headers: definedOnly(request.headers),
+        headers: request.headers,
         body,
         signal,
       });
@@ -100,17 +100,6 @@ export function hasRequestBody(ctx: RequestContext): boolean {
   if (headers['transfer-encoding'] !== undefined) return true;
   const length = headers['content-length'];
   return length !== undefined && length !== '0';
-}
-
-function definedOnly(
-  headers: Record<string, string | string[] | undefined>,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
 }
 
 /**

@@ -14,7 +14,8 @@ export type OriginResponse = {
 export type OriginRequest = {
   method: string;
   path: string;
-  headers: Record<string, string | string[]>;
+  /** An undefined value is no field: undici leaves it out (core/request.js, `processHeader`). */
+  headers: Record<string, string | string[] | undefined>;
   body: Readable | null;
   signal: CancelSignal;
 };

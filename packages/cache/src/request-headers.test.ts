@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import {
   LazyPolicyRequest,
   originRequestHeaders,
+  passRequestHeaders,
   policyRequestHeaders,
   policyResponseHeaders,
 } from './request-headers.js';
@@ -88,5 +89,34 @@ describe('originRequestHeaders', () => {
       accept: 'text/html',
     });
     expect(sent).toEqual({ 'x-forwarded-host': 'news.example', x_custom_field: 'kept', accept: 'text/html' });
+  });
+});
+
+describe('originRequestHeaders and passRequestHeaders', () => {
+  const client = {
+    'if-none-match': '"v1"',
+    'cache-control': 'no-cache',
+    pragma: 'no-cache',
+    x_original_url: '/admin',
+    accept: 'text/html',
+  };
+
+  test('a storable request leaves out the validators and request directives the cache answers or ignores', () => {
+    expect(originRequestHeaders(client)).toEqual({ accept: 'text/html' });
+  });
+
+  test('a forwarded-only request keeps them, but not an override in either spelling', () => {
+    expect(passRequestHeaders({ ...client, 'x-http-method-override': 'DELETE' })).toEqual({
+      'if-none-match': '"v1"',
+      'cache-control': 'no-cache',
+      pragma: 'no-cache',
+      accept: 'text/html',
+    });
+  });
+
+  test('headers with nothing to leave out are handed back, not copied', () => {
+    const headers = { accept: 'text/html', 'x-forwarded-host': 'news.example' };
+    expect(originRequestHeaders(headers)).toBe(headers);
+    expect(passRequestHeaders(headers)).toBe(headers);
   });
 });

@@ -35,13 +35,20 @@ const OVERRIDE_NAMES: ReadonlySet<string> = new Set(OVERRIDE_HEADERS);
  * Client validators are answered by the cache itself (client-conditionals.ts); the origin is asked for a
  * full response it can store, or for a 304 against the cache's own validators.
  */
-const CLIENT_CONDITIONAL_HEADERS: ReadonlySet<string> = new Set(['if-none-match', 'if-modified-since']);
+const CLIENT_CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since'] as const;
 
 /**
  * Request Cache-Control and Pragma are ignored, as Varnish, nginx and Fastly do: any client could
  * otherwise force origin traffic (`no-cache`, `max-age=0`) for everybody's cache.
  */
 const IGNORED_REQUEST_DIRECTIVES: ReadonlySet<string> = new Set(['cache-control', 'pragma']);
+
+/** What a storable request's origin headers leave out, in one set: a lookup per header of every miss. */
+const WITHHELD_FROM_STORABLE_REQUEST: ReadonlySet<string> = new Set([
+  ...OVERRIDE_HEADERS,
+  ...CLIENT_CONDITIONAL_HEADERS,
+  ...IGNORED_REQUEST_DIRECTIVES,
+]);
 
 /** One header's value as a single string (repeated fields joined with `, `, RFC 9110 §5.3), or undefined. */
 export function headerValue(headers: HeaderMap, name: string): string | undefined {
@@ -61,17 +68,20 @@ export function originRequestHeaders(headers: HeaderMap): HeaderMap {
 
 /** The headers for a request the cache only forwards (HEAD miss, store failure): overrides removed, validators kept. */
 export function passRequestHeaders(headers: HeaderMap): HeaderMap {
-  return withoutFields(headers, (name) => OVERRIDE_NAMES.has(name));
+  return withoutFields(headers, isOverride);
 }
 
 function isWithheldFromStorableRequest(name: string): boolean {
-  return isOverride(name) || CLIENT_CONDITIONAL_HEADERS.has(name) || IGNORED_REQUEST_DIRECTIVES.has(name);
+  return WITHHELD_FROM_STORABLE_REQUEST.has(name) || isCgiSpelledOverride(name);
 }
 
 /** An override field, also under the name a CGI-style origin reads it by. */
 function isOverride(name: string): boolean {
-  if (OVERRIDE_NAMES.has(name)) return true;
-  // CGI-style origins (PHP, WSGI) read `X_Original_URL` as X-Original-URL (both HTTP_X_ORIGINAL_URL).
+  return OVERRIDE_NAMES.has(name) || isCgiSpelledOverride(name);
+}
+
+/** CGI-style origins (PHP, WSGI) read `X_Original_URL` as X-Original-URL (both HTTP_X_ORIGINAL_URL). */
+function isCgiSpelledOverride(name: string): boolean {
   return name.includes('_') && OVERRIDE_NAMES.has(name.replaceAll('_', '-'));
 }
 

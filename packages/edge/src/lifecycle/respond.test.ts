@@ -17,8 +17,11 @@ afterEach(async () => {
 
 type Streamed = { body: PassThrough; piped: Promise<void>; res: ServerResponse };
 
-/** Starts a server whose one response pipes a fresh PassThrough; resolves once a client is connected to it. */
-async function streamToClient(contentLength: number, onBlocked?: () => void) {
+/**
+ * Starts a server whose one response pipes a fresh PassThrough (`pausedFirst`: one paused before it is handed
+ * over); resolves once a client is connected to it.
+ */
+async function streamToClient(contentLength: number, onBlocked?: () => void, pausedFirst = false) {
   let streamed: (value: Streamed) => void = () => undefined;
   const started = new Promise<Streamed>((resolve) => {
     streamed = resolve;
@@ -26,6 +29,7 @@ async function streamToClient(contentLength: number, onBlocked?: () => void) {
   server = createServer((_req, res) => {
     res.writeHead(200, { 'content-length': String(contentLength) });
     const body = new PassThrough();
+    if (pausedFirst) body.pause();
     const piped = pipeBody(body, res, onBlocked);
     piped.catch(() => undefined);
     streamed({ body, piped, res });
@@ -60,6 +64,14 @@ describe('pipeBody', () => {
     const { body, piped, closed, client } = await streamToClient(10);
     body.write('hello');
     body.end('world');
+    await expect(piped).resolves.toBeUndefined();
+    client.end();
+    expect(await closed).toMatch(/\r\n\r\nhelloworld$/);
+  });
+
+  it('streams a body that was paused before it was handed over', async () => {
+    const { body, piped, closed, client } = await streamToClient(10, undefined, true);
+    body.end('helloworld');
     await expect(piped).resolves.toBeUndefined();
     client.end();
     expect(await closed).toMatch(/\r\n\r\nhelloworld$/);

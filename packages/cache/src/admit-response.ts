@@ -5,7 +5,7 @@ import type { Flight } from './flight.js';
 import { forwardResponse } from './forward.js';
 import type { Found } from './lookup.js';
 import { POLICY_OPTIONS, ttlSeconds } from './policy.js';
-import { definedHeaders, makeReply, mayHaveBody } from './replies.js';
+import { asReplyHeaders, makeReply, mayHaveBody } from './replies.js';
 import { headerValue, policyResponseHeaders } from './request-headers.js';
 import { notStoredReason, refusedByCacheControl } from './storability.js';
 import { buildEntry, deleteStored, storageRequest, storeEntry } from './stored-entries.js';
@@ -90,13 +90,13 @@ export function admitResponse(
   const outcome = 'miss' as const;
   // One literal per reply, not a spread of shared parts (forward.ts says why).
   if (notModified) {
-    const headers = notModifiedHeaders(definedHeaders(clientHeaders));
+    const headers = notModifiedHeaders(asReplyHeaders(clientHeaders));
     return makeReply(cache.name, { status: 304, headers, body: null, outcome, facts, storing });
   }
   const { status } = response;
   return makeReply(cache.name, {
     status,
-    headers: clientHeaders,
+    headers: asReplyHeaders(clientHeaders),
     body: teed.clientBody,
     outcome,
     facts,

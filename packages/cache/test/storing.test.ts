@@ -1,6 +1,7 @@
 import { createHttpCache } from '@edge451/cache';
 import { describe, expect, test } from 'vitest';
-import { cacheRequest, fetchThrough, manualClock } from './support/client.js';
+import { bodyOf, cacheRequest, fetchThrough, manualClock } from './support/client.js';
+import { fetchFrom } from './support/fetch-origin.js';
 import { respondWith, startOrigin } from './support/origin.js';
 
 describe('what is stored', () => {
@@ -105,6 +106,35 @@ describe('what is stored', () => {
     );
     const hit = await fetchThrough(cache, origin, cacheRequest('/cs'));
     expect(hit.headers['cache-status']).toBe('edge451; hit; ttl=60, OriginCache; hit');
+  });
+
+  test("a stored response's headers stay as stored while its replies get Cache-Status and Content-Length", async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'max-age=60', etag: '"v"' }, 'x'));
+    const cache = createHttpCache({ clock: manualClock() });
+    await fetchThrough(cache, origin, cacheRequest('/kept'));
+    const hit = await fetchThrough(cache, origin, cacheRequest('/kept'));
+    expect(hit.headers['cache-status']).toBe('edge451; hit; ttl=60');
+    const notModified = await fetchThrough(cache, origin, cacheRequest('/kept', { 'if-none-match': '"v"' }));
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers['cache-status']).toBe('edge451; hit; ttl=60');
+  });
+
+  test('a forwarded response gives its client no field whose value is undefined', async () => {
+    const origin = await startOrigin(respondWith(200, { 'cache-control': 'no-store' }, 'x'));
+    const cache = createHttpCache();
+    const request = cacheRequest('/undefined-field');
+    const fetchOrigin = fetchFrom(origin.port, request.path);
+    const reply = await cache.serve(
+      request,
+      async (originRequest, signal) => {
+        const response = await fetchOrigin(originRequest, signal);
+        return { ...response, headers: { ...response.headers, 'x-absent': undefined } };
+      },
+      new AbortController().signal,
+    );
+    expect(reply.outcome).toBe('miss');
+    expect(Object.keys(reply.headers)).not.toContain('x-absent');
+    expect(await bodyOf(reply)).toBe('x');
   });
 
   test('the Cache-Status name is configurable', async () => {

@@ -19,7 +19,7 @@ http.createServer((req, res) => {
 `;
 
 /** The inline server under callgrind, warmed up; `stop` ends it and removes its dumps. */
-async function startCounted(options: { cacheSim?: boolean } = {}) {
+async function startCounted(options: { cacheSim?: boolean; branchSim?: boolean } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'edge451-callgrind-test-'));
   const callgrind = Callgrind.find(dir, options);
   if (callgrind === undefined) throw new Error('valgrind is not installed (.ci/run installs it)');
@@ -100,6 +100,18 @@ describe('Callgrind with the cache simulation', () => {
     expect(light.instructions).toBe(light.events.Ir);
     for (const event of ['I1mr', 'D1mr', 'D1mw']) expect(light.events[event]).toBeGreaterThan(0);
     expect(heavy.instructions).toBeGreaterThan(light.instructions);
+  }, 180_000);
+});
+
+describe('Callgrind with the branch simulation', () => {
+  test('also counts branches and their mispredictions', async () => {
+    const { callgrind, launched, url, stop } = await startCounted({ branchSim: true });
+    onTestFinished(stop);
+    const counted = await callgrind.measure(launched.pid, () =>
+      sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 20),
+    );
+    for (const event of ['Bc', 'Bcm', 'Bi', 'Bim']) expect(counted.events[event]).toBeGreaterThan(0);
+    expect(counted.events.Bcm).toBeLessThan(counted.events.Bc as number);
   }, 180_000);
 });
 

@@ -16,6 +16,9 @@ const run = promisify(execFile);
  * the garbage collector on helper threads, whose share depends on timing and would make counts wander.
  * Under valgrind a server runs some 50 times slower; warm it up first (see count-instructions.ts).
  */
+/** What callgrind simulates besides counting instructions (slower, each). */
+type Simulations = { cacheSim: boolean; branchSim: boolean };
+
 export class Callgrind {
   /** Dumps requested so far, per process: callgrind numbers each process's dumps from 1. */
   private readonly dumps = new Map<number, number>();
@@ -23,19 +26,21 @@ export class Callgrind {
   private constructor(
     private readonly outDir: string,
     private readonly control: string,
-    private readonly cacheSim: boolean,
+    private readonly simulate: Simulations,
   ) {}
 
   /**
    * `undefined` when valgrind is not installed (Debian: `apt-get install valgrind`). With `cacheSim`,
    * callgrind also simulates the L1 caches (32 KiB instruction, 32 KiB data) and counts their misses: what
-   * a count of instructions leaves out, and a miss costs some ten cycles or more.
+   * a count of instructions leaves out, and a miss costs some ten cycles or more. With `branchSim`, it
+   * simulates a branch predictor and counts conditional and indirect branches (`Bc`, `Bi`) and their
+   * mispredictions (`Bcm`, `Bim`), another cost of ten cycles or more each that a count leaves out.
    */
-  static find(outDir: string, { cacheSim = false } = {}): Callgrind | undefined {
+  static find(outDir: string, simulate: Partial<Simulations> = {}): Callgrind | undefined {
     const valgrind = findCommand('valgrind');
     const control = findCommand('callgrind_control');
     if (valgrind === undefined || control === undefined) return undefined;
-    return new Callgrind(outDir, control, cacheSim);
+    return new Callgrind(outDir, control, { cacheSim: false, branchSim: false, ...simulate });
   }
 
   /** The launch wrapper (launch.ts) that runs a command under callgrind, counting nothing until told to. */
@@ -45,7 +50,8 @@ export class Callgrind {
       '--tool=callgrind',
       '--instr-atstart=no',
       '--separate-threads=yes',
-      ...(this.cacheSim ? ['--cache-sim=yes'] : []),
+      ...(this.simulate.cacheSim ? ['--cache-sim=yes'] : []),
+      ...(this.simulate.branchSim ? ['--branch-sim=yes'] : []),
       `--callgrind-out-file=${join(this.outDir, 'callgrind.%p')}`,
     ];
   }

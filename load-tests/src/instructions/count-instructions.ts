@@ -17,7 +17,8 @@
  * instead of helper threads; counts are higher, only comparable with counts made with the same flags, and
  * still move with the mark-compacts a window happens to hold), --cache-sim (also the L1 cache misses per
  * request, instruction and data, from callgrind's cache simulation: a request's CPU time follows them as
- * much as its instructions; slower still under valgrind).
+ * much as its instructions; slower still under valgrind), --branch-sim (also the branch mispredictions per
+ * request, conditional and indirect, from callgrind's branch predictor model).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,12 +41,16 @@ import { detectPinning, type Pinning, pinThisProcess } from '../system/pinning.j
 import { Callgrind, marginalPerRequest } from './callgrind.js';
 import { sendRequests } from './send-requests.js';
 
-/** Per request: instructions, and with `--cache-sim` the simulated L1 misses (instruction, data). */
+/**
+ * Per request: instructions, with `--cache-sim` the simulated L1 misses (instruction, data), and with
+ * `--branch-sim` the simulated branch mispredictions (conditional, indirect).
+ */
 type Measured = {
   scenario: string;
   candidate: CandidateId;
   perRequest: number;
   l1Misses?: { instruction: number; data: number };
+  mispredicted?: { conditional: number; indirect: number };
 };
 
 /** The scenarios counted, each with the candidates that answer it and the baseline of its ratio. */
@@ -75,6 +80,7 @@ async function main(): Promise<number> {
       candidates: { type: 'string' },
       'node-args': { type: 'string', default: '' },
       'cache-sim': { type: 'boolean', default: false },
+      'branch-sim': { type: 'boolean', default: false },
     },
   });
   const requests = Number(values.requests);
@@ -93,7 +99,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const dir = await mkdtemp(join(tmpdir(), 'edge451-instructions-'));
-  const callgrind = Callgrind.find(dir, { cacheSim: values['cache-sim'] });
+  const callgrind = Callgrind.find(dir, { cacheSim: values['cache-sim'], branchSim: values['branch-sim'] });
   if (callgrind === undefined) {
     await rm(dir, { recursive: true, force: true });
     process.stderr.write('bench:instructions needs valgrind (Debian: apt-get install valgrind)\n');
@@ -154,6 +160,9 @@ async function main(): Promise<number> {
             ...(values['cache-sim']
               ? { l1Misses: { instruction: perRequest('I1mr'), data: perRequest('D1mr', 'D1mw') } }
               : {}),
+            ...(values['branch-sim']
+              ? { mispredicted: { conditional: perRequest('Bcm'), indirect: perRequest('Bim') } }
+              : {}),
           });
         } finally {
           await server.launched.stop();
@@ -184,7 +193,11 @@ function describe(results: readonly Measured[], id: string, candidate: Candidate
     row.l1Misses === undefined
       ? ''
       : `  L1 misses: ${perRequestFigure(row.l1Misses.instruction)} instruction, ${perRequestFigure(row.l1Misses.data)} data`;
-  return `${id.padEnd(14)} ${candidate.padEnd(7)} ${count}${ratio}${misses}`;
+  const mispredicted =
+    row.mispredicted === undefined
+      ? ''
+      : `  mispredicted branches: ${perRequestFigure(row.mispredicted.conditional)} conditional, ${perRequestFigure(row.mispredicted.indirect)} indirect`;
+  return `${id.padEnd(14)} ${candidate.padEnd(7)} ${count}${ratio}${misses}${mispredicted}`;
 }
 
 function perRequestFigure(value: number): string {

@@ -47,10 +47,10 @@ export function makeReply(name: string, parts: ReplyParts): CacheReply {
 }
 
 /**
- * One response's headers (an origin's, as the cache forwards it) as its reply's own: the object itself, or
- * a copy when some value is undefined. A forwarded response's headers were copied once more here, for
- * every pass-through (~2,500 instructions); a stored response's, which every hit shares, are copied with
- * `definedHeaders`.
+ * One response's headers (an origin's, as the cache forwards it) as its reply's own: the object itself,
+ * or a copy when some value is undefined. A forwarded response's headers were copied once more here, for
+ * every pass-through (~3,200 instructions, bench:instructions); a stored response's, which every hit
+ * shares, are copied with `definedHeaders`.
  */
 export function asReplyHeaders(headers: HeaderMap): Record<string, string | string[]> {
   for (const name in headers) {

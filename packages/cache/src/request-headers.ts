@@ -66,7 +66,10 @@ export function originRequestHeaders(headers: HeaderMap): HeaderMap {
   return withoutFields(headers, isWithheldFromStorableRequest);
 }
 
-/** The headers for a request the cache only forwards (HEAD miss, store failure): overrides removed, validators kept. */
+/**
+ * The headers for a request the cache only forwards (HEAD miss, store failure): overrides removed in
+ * either spelling, validators kept.
+ */
 export function passRequestHeaders(headers: HeaderMap): HeaderMap {
   return withoutFields(headers, isOverride);
 }

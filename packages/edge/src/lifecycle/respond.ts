@@ -61,12 +61,12 @@ export function originBodyFailure(error: unknown): EdgeError {
  * says it is full: the one moment the client may not be reading (send-timeout.ts); a body waiting on a
  * silent origin is flowing, not blocked, and is bodyMs's.
  *
- * Neither `stream/promises` `pipeline` nor `body.pipe(res)`. pipeline makes an AbortController per call and
- * aborts it when done, creating an AbortError DOMException per streamed response (a tenth of a
- * pass-through request's CPU in our profiles). pipe adds seven listeners to the two streams and takes them
- * off again at the end (~13,600 instructions of a pass-through, bench:instructions), on top of the ones this function needs
- * anyway, and it pauses the body when it lets go of it, a pause that looked like backpressure. This is
- * pipe's own data/drain loop, with one listener per event.
+ * Neither `stream/promises` `pipeline` nor `body.pipe(res)`. pipeline makes an AbortController per call
+ * and aborts it when done, creating an AbortError DOMException per streamed response (a tenth of a
+ * pass-through request's CPU in our profiles). pipe adds seven listeners to the two streams and takes
+ * them off again at the end, on top of the ones this function needs anyway (~13,600 instructions of a
+ * pass-through, bench:instructions), and it pauses the body when it lets go of it, a pause that looked
+ * like backpressure. This is pipe's own data/drain loop, with one listener per event.
  */
 export function pipeBody(body: Readable, res: Writable, onBlocked?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -18,7 +18,10 @@ http.createServer((req, res) => {
 }).listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ ready: true, port: this.address().port })); });
 `;
 
-/** The inline server under callgrind, warmed up; `stop` ends it and removes its dumps. */
+/**
+ * The inline server under callgrind, warmed up; `count(path, requests)` measures that many requests to
+ * `path` (answered 200), and `stop` ends it and removes its dumps.
+ */
 async function startCounted(options: { cacheSim?: boolean; branchSim?: boolean } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'edge451-callgrind-test-'));
   const callgrind = Callgrind.find(dir, options);
@@ -41,7 +44,11 @@ async function startCounted(options: { cacheSim?: boolean; branchSim?: boolean }
     const line = await launched.waitForLine((text) => text.includes('"ready":true'), 120_000);
     const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
     await sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 200);
-    return { callgrind, launched, url, stop };
+    const count = (path: string, requests: number) =>
+      callgrind.measure(launched.pid, () =>
+        sendRequests(url, [{ path, host: 'localhost', status: 200 }], requests),
+      );
+    return { callgrind, launched, url, count, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -52,21 +59,18 @@ describe('Callgrind', () => {
   let callgrind: Callgrind;
   let launched: Launched;
   let url: string;
+  let count: Awaited<ReturnType<typeof startCounted>>['count'];
   let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ callgrind, launched, url, stop } = await startCounted());
+    ({ callgrind, launched, url, count, stop } = await startCounted());
   }, 180_000);
 
   afterAll(() => stop?.());
 
   test('counts only what happens while measuring, and more for more work', async () => {
-    const light = await callgrind.measure(launched.pid, () =>
-      sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 50),
-    );
-    const heavy = await callgrind.measure(launched.pid, () =>
-      sendRequests(url, [{ path: '/heavy', host: 'localhost', status: 200 }], 50),
-    );
+    const light = await count('/', 50);
+    const heavy = await count('/heavy', 50);
     expect(light.dumpFile).toMatch(new RegExp(`callgrind\\.${launched.pid}\\.1-01$`));
     expect(heavy.dumpFile).toMatch(new RegExp(`callgrind\\.${launched.pid}\\.2-01$`));
     expect(light.instructions).toBeGreaterThan(0);
@@ -89,14 +93,10 @@ describe('Callgrind', () => {
 
 describe('Callgrind with the cache simulation', () => {
   test('also counts L1 misses', async () => {
-    const { callgrind, launched, url, stop } = await startCounted({ cacheSim: true });
+    const { count, stop } = await startCounted({ cacheSim: true });
     onTestFinished(stop);
-    const light = await callgrind.measure(launched.pid, () =>
-      sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 20),
-    );
-    const heavy = await callgrind.measure(launched.pid, () =>
-      sendRequests(url, [{ path: '/heavy', host: 'localhost', status: 200 }], 20),
-    );
+    const light = await count('/', 20);
+    const heavy = await count('/heavy', 20);
     expect(light.instructions).toBe(light.events.Ir);
     for (const event of ['I1mr', 'D1mr', 'D1mw']) expect(light.events[event]).toBeGreaterThan(0);
     expect(heavy.instructions).toBeGreaterThan(light.instructions);
@@ -105,11 +105,9 @@ describe('Callgrind with the cache simulation', () => {
 
 describe('Callgrind with the branch simulation', () => {
   test('also counts branches and their mispredictions', async () => {
-    const { callgrind, launched, url, stop } = await startCounted({ branchSim: true });
+    const { count, stop } = await startCounted({ branchSim: true });
     onTestFinished(stop);
-    const counted = await callgrind.measure(launched.pid, () =>
-      sendRequests(url, [{ path: '/', host: 'localhost', status: 200 }], 20),
-    );
+    const counted = await count('/', 20);
     for (const event of ['Bc', 'Bcm', 'Bi', 'Bim']) expect(counted.events[event]).toBeGreaterThan(0);
     expect(counted.events.Bcm).toBeLessThan(counted.events.Bc as number);
   }, 180_000);

@@ -9,16 +9,17 @@
  * `marginalPerRequest`): a window's fixed cost cancels out.
  *
  * Options: --only a,b (of cache-hit-1k, cache-hit-16k, blocked, pass-through, mix), --requests N (the
- * small window, default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over the first
- * thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep (keep the
- * dump files for callgrind_annotate; node then runs with --perf-basic-prof, so /tmp/perf-PID.map names
- * the JIT frames), --candidates a,b (count only these, e.g. edge-1), --node-args="…" (more node flags for
- * every candidate, with the `=` since they start with a dash, e.g. --node-args=--single-threaded: V8's compiler and collector then work on the counted thread
- * instead of helper threads; counts are higher, only comparable with counts made with the same flags, and
- * still move with the mark-compacts a window happens to hold), --cache-sim (also the L1 cache misses per
+ * small window, default 2000), --warmup N (sent first, default 20,000: V8 optimises the hot path over
+ * the first thousands of requests; after 5,000 a 451 still counted 1.3 % more than after 20,000), --keep
+ * (keep the dump files for callgrind_annotate; node then runs with --perf-basic-prof, so
+ * /tmp/perf-PID.map names the JIT frames), --candidates a,b (count only these, e.g. edge-1),
+ * --node-args="…" (more node flags for every candidate, with the `=` since they start with a dash, e.g.
+ * --node-args=--single-threaded: V8's compiler and collector then work on the counted thread instead of
+ * helper threads; counts are higher, only comparable with counts made with the same flags, and still
+ * move with the mark-compacts a window happens to hold), --cache-sim (also the L1 cache misses per
  * request, instruction and data, from callgrind's cache simulation: a request's CPU time follows them as
- * much as its instructions; slower still under valgrind), --branch-sim (also the branch mispredictions per
- * request, conditional and indirect, from callgrind's branch predictor model).
+ * much as its instructions; slower still under valgrind), --branch-sim (also the branch mispredictions
+ * per request, conditional and indirect, from callgrind's branch predictor model).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

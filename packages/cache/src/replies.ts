@@ -50,7 +50,8 @@ export function makeReply(name: string, parts: ReplyParts): CacheReply {
  * One response's headers (an origin's, as the cache forwards it) as its reply's own: the object itself,
  * or a copy when some value is undefined. A forwarded response's headers were copied once more here, for
  * every pass-through (~3,200 instructions, bench:instructions); a stored response's, which every hit
- * shares, are copied with `definedHeaders`.
+ * shares, are copied with `definedHeaders`. Not header-copy.ts's `withoutFields` with a predicate given
+ * the value too: its name-only filters then read every value, and a pass-through counted ~3,500 more.
  */
 export function asReplyHeaders(headers: HeaderMap): Record<string, string | string[]> {
   for (const name in headers) {

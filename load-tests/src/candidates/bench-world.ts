@@ -40,6 +40,8 @@ export type BenchWorld = {
   tools: Tools;
   /** The origin every proxy candidate fronts, on the generator's CPU; not in `candidates`. */
   upstream: Candidate;
+  /** A bare TCP relay in front of `upstream` on the server's CPU (tcp-relay.ts); not in `candidates`. */
+  relay?: Candidate;
   candidates: Map<CandidateId, Candidate>;
   /** Candidates that could not start, with the reason. */
   skipped: string[];
@@ -70,6 +72,12 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
     const started = await startScript('origin', 'origin/origin-main.ts', [], pinning.generatorCpus, pinning);
     launchedAll.push(started.launched);
     const upstream = scriptCandidate('upstream', started, false);
+    let relay: Candidate | undefined;
+    await optional('relay', async () => {
+      const started = await startTcpRelay(upstream.url, pinning.serverCpus, pinning);
+      launchedAll.push(started.launched);
+      relay = scriptCandidate('relay', started, false);
+    });
     const { blockedHosts, policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
     const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);
     add(edgeOne);
@@ -113,7 +121,7 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
       launchedAll.push(candidate.launched);
       return candidate;
     };
-    return { dir, pinning, tools, upstream, candidates, skipped, startExtraEdge, close };
+    return { dir, pinning, tools, upstream, relay, candidates, skipped, startExtraEdge, close };
 
     async function startBenchEdge(
       id: 'edge-1' | 'edge-auto',
@@ -252,4 +260,9 @@ export function startNaiveProxy(
   const args = ['--origin', files.originUrl, '--mmdb', mmdbFile, '--blocked-hosts', files.blockedHostsFile];
   args.push('--countries', blockedCountries.join(','), ...blockedAnswerArgs(files.blocked));
   return startScript('naive', 'candidates/naive-proxy.ts', args, cpus, pinning, options);
+}
+
+/** The bare TCP relay in front of `upstreamUrl`: the proxy's hop with no proxy in it. */
+export function startTcpRelay(upstreamUrl: string, cpus: string, pinning: Pinning, options?: StartOptions) {
+  return startScript('relay', 'candidates/tcp-relay.ts', ['--upstream', upstreamUrl], cpus, pinning, options);
 }

@@ -2,9 +2,18 @@ import type { Launched } from '../system/launch.js';
 
 /**
  * Every server the benchmark can measure. `upstream` is the origin the proxies front, on the load
- * generator's core: not in the throughput tables, only the baseline of added latency through a proxy.
+ * generator's core, and `relay` a bare TCP relay in front of it on the server's core: neither is in the
+ * throughput tables; they are the baseline of added latency through a proxy, and the hop's own share of it.
  */
-export type CandidateId = 'origin' | 'upstream' | 'bare' | 'edge-1' | 'edge-auto' | 'naive' | 'nginx';
+export type CandidateId =
+  | 'origin'
+  | 'upstream'
+  | 'relay'
+  | 'bare'
+  | 'edge-1'
+  | 'edge-auto'
+  | 'naive'
+  | 'nginx';
 
 /** A running candidate: where to send load and which process tree to sample. */
 export type Candidate = {
@@ -33,6 +42,7 @@ export function scriptCandidate(
 export const candidateLabels: Record<CandidateId, string> = {
   origin: 'origin direct (ceiling)',
   upstream: "the proxies' origin, direct",
+  relay: 'TCP relay (the hop alone)',
   bare: 'bare node:http (baseline)',
   'edge-1': 'edge451 workers: 1',
   'edge-auto': 'edge451 workers: auto',

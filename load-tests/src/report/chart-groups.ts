@@ -6,6 +6,7 @@ import type { ChartGroup } from './svg-chart.js';
 const colors: Record<CandidateId, string> = {
   origin: '#9e9e9e',
   upstream: '#bdbdbd',
+  relay: '#e0e0e0',
   bare: '#616161',
   'edge-1': '#d84315',
   'edge-auto': '#ff8a65',

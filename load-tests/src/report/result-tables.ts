@@ -21,6 +21,8 @@ export function latencyTable(rows: readonly LatencyRow[]): Table {
       'baseline',
       'baseline p99 ms',
       'added p99 ms',
+      'TCP relay p99 ms',
+      'added beyond the relay ms',
       'client send lag p99 ms',
     ],
     cells: rows.map((row) => [
@@ -31,17 +33,31 @@ export function latencyTable(rows: readonly LatencyRow[]): Table {
       formatMs(row.p99Ms),
       candidateLabels[row.baseline],
       formatMs(row.baselineP99Ms),
-      Number.isFinite(row.addedP99Ms) ? `${row.addedP99Ms >= 0 ? '+' : ''}${formatMs(row.addedP99Ms)}` : '–',
+      signedMs(row.addedP99Ms),
+      Number.isFinite(row.hopP99Ms) ? formatMs(row.hopP99Ms) : '–',
+      signedMs(row.beyondHopP99Ms),
       formatMs(row.sendLagP99Ms),
     ]),
   };
 }
 
-/** What went wrong per latency row, for the lists under the table: server problems, then rounds left out. */
+/** A difference in ms with its sign, or a dash where it was not measured. */
+function signedMs(ms: number): string {
+  return Number.isFinite(ms) ? `${ms >= 0 ? '+' : ''}${formatMs(ms)}` : '–';
+}
+
+/**
+ * What went wrong per latency row, for the lists under the table: server problems, the relay's (which void
+ * only the relay's columns), then rounds left out.
+ */
 export function latencyProblems(rows: readonly LatencyRow[]): { who: string; problems: string[] }[] {
   return rows.map((row) => ({
     who: `${row.candidate} ${row.scenario}`,
-    problems: [...row.problems, ...row.lateRounds.map((late) => `left out, ${late}`)],
+    problems: [
+      ...row.problems,
+      ...row.hopProblems.map((problem) => `through the TCP relay: ${problem}`),
+      ...row.lateRounds.map((late) => `left out, ${late}`),
+    ],
   }));
 }
 

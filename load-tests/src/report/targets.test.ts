@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CandidateId } from '../candidates/candidate.js';
 import type { LatencyRow } from '../scenarios/latency-at-half-load.js';
 import type { ThroughputRow, ThroughputScenario } from '../scenarios/throughput.js';
+import { latencyRow } from './latency-row.fixture.js';
 import { evaluateTargets } from './targets.js';
 
 const row = (
@@ -84,24 +85,6 @@ describe('evaluateTargets', () => {
   });
 
   describe('added p99 at half of peak load', () => {
-    const latency = (overrides: Partial<LatencyRow>): LatencyRow => ({
-      scenario: 'cache-hit-1k',
-      candidate: 'edge-1',
-      baseline: 'bare',
-      ratePerSecond: 4000,
-      clientLimited: false,
-      sendLagP99Ms: 2,
-      peakSource: 'wrk',
-      achievedPerSecond: 4000,
-      p50Ms: 1,
-      p99Ms: 4,
-      baselineP50Ms: 1,
-      baselineP99Ms: 3,
-      addedP99Ms: 1,
-      problems: [],
-      lateRounds: [],
-      ...overrides,
-    });
     const judge = (rows: LatencyRow[]) =>
       evaluateTargets({ throughput: [], latency: rows }).find((target) =>
         target.target.startsWith('added p99'),
@@ -109,18 +92,34 @@ describe('evaluateTargets', () => {
 
     it('judges the rounds the client paced on time, and says when the rate was the client cap', () => {
       const target = judge([
-        latency({ clientLimited: true, lateRounds: ['round 2: bare send lag p99 12.0 ms > 5 ms'] }),
+        latencyRow({ clientLimited: true, lateRounds: ['round 2: bare send lag p99 12.0 ms > 5 ms'] }),
       ]);
       expect(target?.status).toBe('met');
       expect(target?.measured).toContain('at 4000 req/s (client cap, below half of peak)');
     });
 
     it('is not measured when every round was left out, and missed when the server failed requests', () => {
-      expect(judge([latency({ addedP99Ms: Number.NaN, lateRounds: ['round 1: …'] })])?.status).toBe(
+      expect(judge([latencyRow({ addedP99Ms: Number.NaN, lateRounds: ['round 1: …'] })])?.status).toBe(
         'not measured',
       );
-      expect(judge([latency({ problems: ['3 socket errors or timeouts'] })])?.status).toBe('missed');
-      expect(judge([latency({ addedP99Ms: 2.5 })])?.status).toBe('missed');
+      expect(judge([latencyRow({ problems: ['3 socket errors or timeouts'] })])?.status).toBe('missed');
+      expect(judge([latencyRow({ addedP99Ms: 2.5 })])?.status).toBe('missed');
+    });
+
+    it('says what the bare hop adds and what edge451 adds beyond it, and still judges against the origin', () => {
+      const passThrough = latencyRow({
+        scenario: 'pass-through',
+        baseline: 'upstream',
+        addedP99Ms: 3.4,
+        hopP99Ms: 8.5,
+        hopAddedP99Ms: 2.9,
+        beyondHopP99Ms: 0.5,
+      });
+      const target = judge([latencyRow({}), passThrough]);
+      expect(target?.measured).toBe(
+        'cache-hit-1k: +1.00 ms at 4000 req/s, pass-through: +3.40 ms at 4000 req/s; the bare TCP hop alone adds +2.90 ms, edge451 beyond it +0.50 ms',
+      );
+      expect(target?.status).toBe('missed');
     });
   });
 });

@@ -1,5 +1,6 @@
 import type { CandidateId } from '../candidates/candidate.js';
 import type { BenchResults } from '../run-scenarios.js';
+import type { LatencyRow } from '../scenarios/latency-at-half-load.js';
 import type { ThroughputRow } from '../scenarios/throughput.js';
 import { formatMs, formatRatio } from './format.js';
 
@@ -60,9 +61,10 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'profile
       .map((row) => {
         const failed = row.problems.length > 0 ? ` (${row.problems[0]})` : '';
         const cap = row.clientLimited ? ' (client cap, below half of peak)' : '';
-        return `${row.scenario}: ${signed(row.addedP99Ms)} ms at ${row.ratePerSecond} req/s${cap}${failed}`;
+        return `${row.scenario}: ${signed(row.addedP99Ms)} ms at ${row.ratePerSecond} req/s${cap}${failed}${beyondHop(row)}`;
       })
       .join(', ');
+    // Judged as the issue words it, against the origin asked directly; the hop's share is said beside it.
     const met = latency.every((row) => row.addedP99Ms < 2 && row.problems.length === 0);
     targets.push({
       target: latencyTarget,
@@ -146,4 +148,10 @@ function cpuRatio(
       (other) => other.scenario === row.scenario && other.tool === row.tool && other.candidate === baseline,
     );
   return base === undefined ? '–' : formatRatio(base.cpuMicrosPerRequest / row.cpuMicrosPerRequest);
+}
+
+/** "; the bare TCP hop alone adds +x ms, edge451 beyond it +y ms", where the hop was measured. */
+function beyondHop(row: LatencyRow): string {
+  if (!Number.isFinite(row.beyondHopP99Ms)) return '';
+  return `; the bare TCP hop alone adds ${signed(row.hopAddedP99Ms)} ms, edge451 beyond it ${signed(row.beyondHopP99Ms)} ms`;
 }

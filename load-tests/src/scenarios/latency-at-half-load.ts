@@ -27,6 +27,14 @@ export type LatencyRow = {
   baselineP99Ms: number;
   /** Median over rounds of (candidate p99 − baseline p99), each pair measured back to back. */
   addedP99Ms: number;
+  /** p99 through the bare TCP relay in the proxy's place (median over rounds); NaN where no hop was run. */
+  hopP99Ms: number;
+  /** Median over rounds of (relay p99 − baseline p99): what the hop alone adds in this topology. */
+  hopAddedP99Ms: number;
+  /** Median over rounds of (candidate p99 − relay p99): what the proxy adds beyond the hop itself. */
+  beyondHopP99Ms: number;
+  /** Wrong statuses or errors through the relay: its figures are void, the candidate's stand. */
+  hopProblems: string[];
   /** Wrong statuses or socket errors: the rate was not sustained, so the target is missed. */
   problems: string[];
   /** Rounds left out because the client sent late to the baseline (p99 above `maxSendLagMs`). */
@@ -39,10 +47,13 @@ export type LatencyRow = {
  * forwards to, asked directly: it shares the load generator's core in both runs, so the difference is the
  * proxy's hop alone. The "origin direct" ceiling runs on the server's core, which the proxied origin never
  * gets; against it, a proxy was charged about 1 ms of p99 for where its origin runs.
+ * The hop itself costs p99 here, whoever makes it: on two cores a proxied request crosses between them
+ * four times and wakes the origin on the client's busy core. So a pass-through round also runs the bare
+ * TCP relay in the proxy's place (tcp-relay.ts), and the rows say what each proxy adds beyond it.
  */
-const pairs: { scenario: string; baseline: CandidateId }[] = [
+const pairs: { scenario: string; baseline: CandidateId; hop?: true }[] = [
   { scenario: 'cache-hit-1k', baseline: 'bare' },
-  { scenario: 'pass-through', baseline: 'upstream' },
+  { scenario: 'pass-through', baseline: 'upstream', hop: true },
 ];
 const compared: readonly CandidateId[] = ['edge-1', 'nginx'];
 
@@ -87,6 +98,7 @@ export async function runLatencyAtHalfLoad(
       .find((entry) => entry.id === pair.scenario);
     const edge = world.candidates.get('edge-1');
     const baseline = pair.baseline === 'upstream' ? world.upstream : world.candidates.get(pair.baseline);
+    const hop = pair.hop === true ? world.relay : undefined;
     if (scenario === undefined || edge === undefined || baseline === undefined) continue;
     const shapes = scenario.shapes;
     const peak = await peakOf(ctx, edge, shapes, measured, pair.scenario);
@@ -100,7 +112,7 @@ export async function runLatencyAtHalfLoad(
       const candidate = world.candidates.get(id);
       if (candidate === undefined) continue;
       rows.push(
-        await pacedPair(ctx, pair.scenario, candidate, baseline, shapes, {
+        await pacedPair(ctx, pair.scenario, { candidate, baseline, hop }, shapes, {
           ratePerSecond,
           clientLimited: ratePerSecond < half,
           peakSource: peak.source,
@@ -134,11 +146,13 @@ async function peakOf(
   return { requestsPerSecond: run.requestsPerSecond, source: 'autocannon, dedicated run' };
 }
 
+/** The servers one latency row paces: the candidate, its baseline and, for a pass-through, the bare hop. */
+type PacedServers = { candidate: Candidate; baseline: Candidate; hop: Candidate | undefined };
+
 async function pacedPair(
   ctx: BenchContext,
   scenario: string,
-  candidate: Candidate,
-  baseline: Candidate,
+  { candidate, baseline, hop }: PacedServers,
   shapes: readonly ExpectedShape[],
   pace: Pick<LatencyRow, 'ratePerSecond' | 'clientLimited' | 'peakSource'>,
 ): Promise<LatencyRow> {
@@ -158,44 +172,51 @@ async function pacedPair(
       world.pinning,
     );
   const problems = [...(await verifyShapes(candidate, shapes)), ...(await verifyShapes(baseline, shapes))];
+  const hopProblems = hop === undefined ? [] : await verifyShapes(hop, shapes);
   const lateRounds: string[] = [];
-  const own: number[][] = [];
-  const base: number[][] = [];
-  const lags: number[] = [];
-  let achieved = Number.NaN;
+  const counted: { own: LoadResult; base: LoadResult; hop?: LoadResult }[] = [];
   for (let round = 0; round < options.rounds && problems.length === 0; round++) {
     const mine = await measureRun(candidate, plan(candidate), expected);
+    // The relay runs between the two, so drift over a round weighs on both of its differences alike.
+    const relayed =
+      hop === undefined || hopProblems.length > 0 ? undefined : await measureRun(hop, plan(hop), expected);
     const theirs = await measureRun(baseline, plan(baseline), expected);
     problems.push(...mine.problems, ...theirs.problems);
+    hopProblems.push(...(relayed?.problems ?? []));
     const late = clientLate(baseline, theirs.load);
+    const relayedText =
+      relayed === undefined ? '' : `, ${relayed.load.p99Ms.toFixed(2)} ms through the relay`;
     ctx.log(
-      `  latency ${scenario} round ${round + 1}: ${candidate.id} p99 ${mine.load.p99Ms.toFixed(2)} ms, ${baseline.id} p99 ${theirs.load.p99Ms.toFixed(2)} ms${late === undefined ? '' : ' (not counted: the client fell behind)'}`,
+      `  latency ${scenario} round ${round + 1}: ${candidate.id} p99 ${mine.load.p99Ms.toFixed(2)} ms, ${baseline.id} p99 ${theirs.load.p99Ms.toFixed(2)} ms${relayedText}${late === undefined ? '' : ' (not counted: the client fell behind)'}`,
     );
     // A round the client could not pace measured the client: left out of the figures, and said so.
     if (late !== undefined) {
       lateRounds.push(`round ${round + 1}: ${late}`);
       continue;
     }
-    lags.push(mine.load.sendLagP99Ms ?? Number.NaN);
-    own.push([mine.load.p50Ms, mine.load.p99Ms]);
-    base.push([theirs.load.p50Ms, theirs.load.p99Ms]);
-    achieved = mine.load.requestsPerSecond;
+    const hopLoad = relayed !== undefined && relayed.problems.length === 0 ? relayed.load : undefined;
+    counted.push({ own: mine.load, base: theirs.load, hop: hopLoad });
   }
+  const hopP99 = (each: (typeof counted)[number]) => each.hop?.p99Ms ?? Number.NaN;
   return {
     scenario,
     candidate: candidate.id,
     baseline: baseline.id,
     ratePerSecond,
     clientLimited,
-    sendLagP99Ms: median(lags),
+    sendLagP99Ms: median(counted.map(({ own }) => own.sendLagP99Ms ?? Number.NaN)),
     peakSource,
-    achievedPerSecond: achieved,
-    p50Ms: median(own.map(([p50 = Number.NaN]) => p50)),
-    p99Ms: median(own.map(([, p99 = Number.NaN]) => p99)),
-    baselineP50Ms: median(base.map(([p50 = Number.NaN]) => p50)),
-    baselineP99Ms: median(base.map(([, p99 = Number.NaN]) => p99)),
-    addedP99Ms: median(own.map(([, p99 = Number.NaN], index) => p99 - (base[index]?.[1] ?? Number.NaN))),
+    achievedPerSecond: counted.at(-1)?.own.requestsPerSecond ?? Number.NaN,
+    p50Ms: median(counted.map(({ own }) => own.p50Ms)),
+    p99Ms: median(counted.map(({ own }) => own.p99Ms)),
+    baselineP50Ms: median(counted.map(({ base }) => base.p50Ms)),
+    baselineP99Ms: median(counted.map(({ base }) => base.p99Ms)),
+    addedP99Ms: median(counted.map(({ own, base }) => own.p99Ms - base.p99Ms)),
+    hopP99Ms: median(counted.map(hopP99)),
+    hopAddedP99Ms: median(counted.map((each) => hopP99(each) - each.base.p99Ms)),
+    beyondHopP99Ms: median(counted.map((each) => each.own.p99Ms - hopP99(each))),
     problems: [...new Set(problems)],
+    hopProblems: [...new Set(hopProblems)],
     lateRounds,
   };
 }

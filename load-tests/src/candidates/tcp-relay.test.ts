@@ -45,7 +45,7 @@ describe('the bare TCP relay of the latency scenario', () => {
     }
   });
 
-  /** A GET through the relay on `agent`, with whether node:http sent it on a connection it had used before. */
+  /** A GET through the relay on `agent`, and whether node:http sent it on a connection used before. */
   function getVia(agent: Agent, path: string) {
     return new Promise<{ status: number; body: Buffer; cacheControl?: string; reusedSocket: boolean }>(
       (resolve, reject) => {

@@ -1,6 +1,6 @@
 import type { LatencyRow } from '../scenarios/latency-at-half-load.js';
 
-/** A latency row for the report's tests: edge451's hit, +1 ms over the bare server, no hop; override any part. */
+/** A latency row for the report's tests: edge451's hit, +1 ms over the bare server, no hop. */
 export function latencyRow(overrides: Partial<LatencyRow> = {}): LatencyRow {
   return {
     scenario: 'cache-hit-1k',

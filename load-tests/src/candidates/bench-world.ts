@@ -74,9 +74,9 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
     const upstream = scriptCandidate('upstream', started, false);
     let relay: Candidate | undefined;
     await optional('relay', async () => {
-      const started = await startTcpRelay(upstream.url, pinning.serverCpus, pinning);
-      launchedAll.push(started.launched);
-      relay = scriptCandidate('relay', started, false);
+      const hop = await startTcpRelay(upstream.url, pinning.serverCpus, pinning);
+      launchedAll.push(hop.launched);
+      relay = scriptCandidate('relay', hop, false);
     });
     const { blockedHosts, policyFile, blockedHostsFile } = await writeBenchPolicy(dir);
     const edgeOne = await startBenchEdge('edge-1', 1, pinning.serverCpus);

@@ -21,4 +21,9 @@ export type LoadResult = {
    * measured from the schedule, so a client that falls behind adds its own queueing to every figure.
    */
   sendLagP99Ms?: number;
+  /**
+   * Open-loop clients only: requests never sent because as many as the client queues were already waiting
+   * for answers. Only a stall of about a second or more reaches that; not a socket error.
+   */
+  unsent?: number;
 };

@@ -66,6 +66,23 @@ describe('the paced client', () => {
     expect(result.p99Ms).toBeGreaterThan(50);
   });
 
+  test('counts the requests it could not queue behind a stalled server apart from socket errors', async () => {
+    // Nothing is answered before 1.2 s: two connections queue 128 requests, and the rest of the 240 due
+    // by then find the queue full. Then everything is answered at once.
+    const baseUrl = await startServer((elapsed) => Math.max(0, 1200 - elapsed));
+    const result = await runPaced({
+      baseUrl,
+      shapes,
+      ratePerSecond: 200,
+      durationSeconds: 1,
+      connections: 2,
+    });
+    expect(result.unsent).toBeGreaterThan(80);
+    expect(result.socketErrors).toBe(0);
+    // A warm-up second and a measured one: every request sent was answered.
+    expect(result.statusCounts).toEqual({ 200: 400 - (result.unsent ?? 0) });
+  });
+
   test('runs in a child process of its own and hands back the same result shape', async () => {
     const baseUrl = await startServer();
     const result = await runPacedInChild(

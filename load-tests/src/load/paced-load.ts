@@ -26,7 +26,7 @@ const drainTimeoutMs = 10_000;
  * measured from that due time, not from when a connection was free, so queueing inside the client counts
  * (no coordinated omission), and how late it left the client is reported as `sendLagP99Ms`. Bounded: at
  * most rate × (warm-up + duration) requests, and at most 64 waiting per connection — beyond that requests
- * are counted as errors, not queued forever.
+ * are counted as `unsent`, not queued forever.
  */
 export async function runPaced(plan: PacedPlan): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: plan.connections });
@@ -40,6 +40,7 @@ export async function runPaced(plan: PacedPlan): Promise<LoadResult> {
   let sent = 0;
   let inFlight = 0;
   let errors = 0;
+  let unsent = 0;
   let bytes = 0;
   let measuredResponses = 0;
   const started = performance.now();
@@ -78,7 +79,7 @@ export async function runPaced(plan: PacedPlan): Promise<LoadResult> {
     const timer = setInterval(() => {
       const due = Math.min(total, Math.floor(((performance.now() - started) * plan.ratePerSecond) / 1000));
       while (sent < due) {
-        if (inFlight >= maxInFlight) errors++;
+        if (inFlight >= maxInFlight) unsent++;
         else send(sent);
         sent++;
       }
@@ -107,5 +108,6 @@ export async function runPaced(plan: PacedPlan): Promise<LoadResult> {
     socketErrors: errors + inFlight,
     statusCounts,
     sendLagP99Ms,
+    unsent,
   };
 }

@@ -67,6 +67,10 @@ export async function measureRun(
     before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : Number.NaN;
   const problems = checkStatuses(result.statusCounts, expected);
   if (result.socketErrors > 0) problems.push(`${result.socketErrors} socket errors or timeouts`);
+  if ((result.unsent ?? 0) > 0)
+    problems.push(
+      `${result.unsent} requests not sent: the client's queue was full (a stall of a second or more)`,
+    );
   return {
     load: result,
     cpuMicrosPerRequest: result.requests > 0 ? (cpuSeconds * 1e6) / result.requests : Number.NaN,

@@ -6,6 +6,9 @@ import { findCommand } from '../system/pinning.js';
 
 const run = promisify(execFile);
 
+/** What callgrind simulates besides counting instructions (slower, each). */
+type Simulations = { cacheSim: boolean; branchSim: boolean };
+
 /**
  * Counts the instructions a server's main thread executes while it answers some requests, with valgrind's
  * callgrind: a count, not a time, so it comes out the same on a quiet machine and on this shared 2-core VM
@@ -16,9 +19,6 @@ const run = promisify(execFile);
  * the garbage collector on helper threads, whose share depends on timing and would make counts wander.
  * Under valgrind a server runs some 50 times slower; warm it up first (see count-instructions.ts).
  */
-/** What callgrind simulates besides counting instructions (slower, each). */
-type Simulations = { cacheSim: boolean; branchSim: boolean };
-
 export class Callgrind {
   /** Dumps requested so far, per process: callgrind numbers each process's dumps from 1. */
   private readonly dumps = new Map<number, number>();

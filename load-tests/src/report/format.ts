@@ -10,6 +10,12 @@ export function formatMs(value: number): string {
   return value < 10 ? value.toFixed(2) : value.toFixed(1);
 }
 
+/** A difference in ms with its sign (a true minus), or a dash where it was not measured. */
+export function formatSignedMs(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  return `${value >= 0 ? '+' : '−'}${formatMs(Math.abs(value))}`;
+}
+
 export function formatMiB(bytes: number): string {
   if (!Number.isFinite(bytes)) return '–';
   return (bytes / 2 ** 20).toFixed(bytes >= 100 * 2 ** 20 ? 0 : 1);

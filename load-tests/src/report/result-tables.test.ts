@@ -22,6 +22,11 @@ describe('the latency table', () => {
     expect(column('added beyond the relay ms')).toEqual(['–', '+0.90']);
   });
 
+  it('writes a difference below zero with a true minus, as the targets line does', () => {
+    const { header, cells } = latencyTable([latencyRow({ addedP99Ms: -0.65 })]);
+    expect(cells[0]?.[header.indexOf('added p99 ms')]).toBe('−0.65');
+  });
+
   it("lists the relay's problems apart from the candidate's", () => {
     const failed = latencyRow({ ...passThrough, hopProblems: ['2 socket errors or timeouts'] });
     expect(latencyProblems([failed])).toEqual([

@@ -5,7 +5,15 @@ import type { PolicyChangeRow } from '../scenarios/policy-change.js';
 import type { ScaleResult } from '../scenarios/scale.js';
 import type { SoakResult } from '../scenarios/soak.js';
 import type { ProfileSummary } from './cpu-profile-summary.js';
-import { formatMiB, formatMicros, formatMs, formatRate, formatRatio, formatSeconds } from './format.js';
+import {
+  formatMiB,
+  formatMicros,
+  formatMs,
+  formatRate,
+  formatRatio,
+  formatSeconds,
+  formatSignedMs,
+} from './format.js';
 
 /** Header and cells of one table, rendered by the console printer and the markdown writer alike. */
 export type Table = { header: string[]; cells: string[][] };
@@ -33,17 +41,12 @@ export function latencyTable(rows: readonly LatencyRow[]): Table {
       formatMs(row.p99Ms),
       candidateLabels[row.baseline],
       formatMs(row.baselineP99Ms),
-      signedMs(row.addedP99Ms),
+      formatSignedMs(row.addedP99Ms),
       Number.isFinite(row.hopP99Ms) ? formatMs(row.hopP99Ms) : '–',
-      signedMs(row.beyondHopP99Ms),
+      formatSignedMs(row.beyondHopP99Ms),
       formatMs(row.sendLagP99Ms),
     ]),
   };
-}
-
-/** A difference in ms with its sign, or a dash where it was not measured. */
-function signedMs(ms: number): string {
-  return Number.isFinite(ms) ? `${ms >= 0 ? '+' : ''}${formatMs(ms)}` : '–';
 }
 
 /**

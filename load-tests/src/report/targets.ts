@@ -2,7 +2,7 @@ import type { CandidateId } from '../candidates/candidate.js';
 import type { BenchResults } from '../run-scenarios.js';
 import type { LatencyRow } from '../scenarios/latency-at-half-load.js';
 import type { ThroughputRow } from '../scenarios/throughput.js';
-import { formatMs, formatRatio } from './format.js';
+import { formatMs, formatRatio, formatSignedMs } from './format.js';
 
 /** A target of issue 6 (or issue 5, DECISIONS #14), reported against, never asserted. */
 export type TargetResult = {
@@ -61,7 +61,7 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'profile
       .map((row) => {
         const failed = row.problems.length > 0 ? ` (${row.problems[0]})` : '';
         const cap = row.clientLimited ? ' (client cap, below half of peak)' : '';
-        return `${row.scenario}: ${signed(row.addedP99Ms)} ms at ${row.ratePerSecond} req/s${cap}${failed}${beyondHop(row)}`;
+        return `${row.scenario}: ${formatSignedMs(row.addedP99Ms)} ms at ${row.ratePerSecond} req/s${cap}${failed}${beyondHop(row)}`;
       })
       .join(', ');
     // Judged as the issue words it, against the origin asked directly; the hop's share is said beside it.
@@ -116,10 +116,6 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'profile
   return targets;
 }
 
-function signed(ms: number): string {
-  return `${ms >= 0 ? '+' : '−'}${formatMs(Math.abs(ms))}`;
-}
-
 /** The edge451 (one worker) row of a scenario: wrk's when it ran without problems, else autocannon's. */
 export function preferredRow(
   results: Pick<BenchResults, 'throughput'>,
@@ -153,5 +149,5 @@ function cpuRatio(
 /** "; the bare TCP hop alone adds +x ms, edge451 beyond it +y ms", where the hop was measured. */
 function beyondHop(row: LatencyRow): string {
   if (!Number.isFinite(row.beyondHopP99Ms)) return '';
-  return `; the bare TCP hop alone adds ${signed(row.hopAddedP99Ms)} ms, edge451 beyond it ${signed(row.beyondHopP99Ms)} ms`;
+  return `; the bare TCP hop alone adds ${formatSignedMs(row.hopAddedP99Ms)} ms, edge451 beyond it ${formatSignedMs(row.beyondHopP99Ms)} ms`;
 }

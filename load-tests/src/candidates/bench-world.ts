@@ -98,6 +98,9 @@ export async function startBenchWorld(pinning: Pinning, tools: Tools, keepDir: b
       const naive = await startNaiveProxy(naiveFiles, pinning.serverCpus, pinning);
       add(scriptCandidate('naive', naive, true));
     });
+    await optional('floor', async () => {
+      add(scriptCandidate('floor', await startUndiciFloor(upstream.url, pinning.serverCpus, pinning), false));
+    });
     const nginx = tools.nginx;
     if (nginx !== undefined) {
       await optional('nginx', async () => {
@@ -265,4 +268,15 @@ export function startNaiveProxy(
 /** The bare TCP relay in front of `upstreamUrl`: the proxy's hop with no proxy in it. */
 export function startTcpRelay(upstreamUrl: string, cpus: string, pinning: Pinning, options?: StartOptions) {
   return startScript('relay', 'candidates/tcp-relay.ts', ['--upstream', upstreamUrl], cpus, pinning, options);
+}
+
+/** The least proxy on edge451's stack (node:http + undici) in front of `upstreamUrl`: the pass-through's floor. */
+export function startUndiciFloor(
+  upstreamUrl: string,
+  cpus: string,
+  pinning: Pinning,
+  options?: StartOptions,
+) {
+  const args = ['--upstream', upstreamUrl];
+  return startScript('floor', 'candidates/undici-floor.ts', args, cpus, pinning, options);
 }

@@ -4,12 +4,14 @@ import type { Launched } from '../system/launch.js';
  * Every server the benchmark can measure. `upstream` is the origin the proxies front, on the load
  * generator's core, and `relay` a bare TCP relay in front of it on the server's core: neither is in the
  * throughput tables; they are the baseline of added latency through a proxy, and the hop's own share of it.
+ * `floor` is the least proxy on edge451's stack (undici-floor.ts): a baseline of the pass-through tables.
  */
 export type CandidateId =
   | 'origin'
   | 'upstream'
   | 'relay'
   | 'bare'
+  | 'floor'
   | 'edge-1'
   | 'edge-auto'
   | 'naive'
@@ -44,6 +46,7 @@ export const candidateLabels: Record<CandidateId, string> = {
   upstream: "the proxies' origin, direct",
   relay: 'TCP relay (the hop alone)',
   bare: 'bare node:http (baseline)',
+  floor: 'node:http + undici, nothing else (floor)',
   'edge-1': 'edge451 workers: 1',
   'edge-auto': 'edge451 workers: auto',
   naive: 'naive http-proxy + maxmind',
@@ -54,6 +57,7 @@ export const candidateLabels: Record<CandidateId, string> = {
 export const candidateOrder: readonly CandidateId[] = [
   'origin',
   'bare',
+  'floor',
   'edge-1',
   'edge-auto',
   'naive',

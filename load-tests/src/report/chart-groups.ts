@@ -8,6 +8,7 @@ const colors: Record<CandidateId, string> = {
   upstream: '#bdbdbd',
   relay: '#e0e0e0',
   bare: '#616161',
+  floor: '#8d6e63',
   'edge-1': '#d84315',
   'edge-auto': '#ff8a65',
   naive: '#5c6bc0',

@@ -56,6 +56,22 @@ describe('evaluateTargets', () => {
     expect(targets.find((target) => target.target.startsWith('pass-through'))?.status).toBe('missed');
   });
 
+  it("says beside the pass-through how far node:http + undici alone went, and edge451's share of it", () => {
+    const passThrough = (rows: ThroughputRow[]) =>
+      evaluateTargets({ throughput: [entry('pass-through', rows)] }).find((target) =>
+        target.target.startsWith('pass-through'),
+      )?.measured;
+    const edge = row('pass-through', 'wrk', 'edge-1', 17_000, { naive: 1.2, floor: 0.65 });
+    const floor = row('pass-through', 'wrk', 'floor', 26_000, { naive: 1.85 });
+    expect(passThrough([edge, floor])).toBe(
+      'pass-through: 1.20× (wrk; CPU –); node:http + undici alone: 1.85× naive, edge451 0.65× that floor',
+    );
+    // Without the floor, or with it measured by another tool than edge451's ratio, nothing is claimed.
+    expect(passThrough([edge])).toBe('pass-through: 1.20× (wrk; CPU –)');
+    const autocannonFloor = row('pass-through', 'autocannon', 'floor', 26_000, { naive: 1.85 });
+    expect(passThrough([edge, autocannonFloor])).toBe('pass-through: 1.20× (wrk; CPU –)');
+  });
+
   it('says "not measured" for scenarios that did not run or failed, never "met"', () => {
     const targets = evaluateTargets({
       throughput: [entry('blocked', [row('blocked', 'wrk', 'edge-1', Number.NaN, { bare: Number.NaN })])],

@@ -50,6 +50,9 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'profile
   );
   ratioTarget(['blocked'], 'bare', 0.9, '451s ≥ 0.9× bare node:http (req/s)', 'blocked');
   ratioTarget(['pass-through'], 'naive', 1.5, 'pass-through ≥ 1.5× naive http-proxy (req/s)', 'pass-through');
+  const passThrough = targets.at(-1);
+  if (passThrough !== undefined && passThrough.status !== 'not measured')
+    passThrough.measured += floorNote(results);
 
   const latency = (results.latency ?? []).filter((row) => row.candidate === 'edge-1');
   const latencyTarget = 'added p99 < 2 ms at half of peak load';
@@ -144,6 +147,19 @@ function cpuRatio(
       (other) => other.scenario === row.scenario && other.tool === row.tool && other.candidate === baseline,
     );
   return base === undefined ? '–' : formatRatio(base.cpuMicrosPerRequest / row.cpuMicrosPerRequest);
+}
+
+/**
+ * "; node:http + undici alone: x× naive, edge451 y× that floor", where the floor ran (undici-floor.ts):
+ * how far the stack itself lets a Node proxy go on this machine, and how much of it edge451 keeps.
+ */
+function floorNote(results: Pick<BenchResults, 'throughput'>): string {
+  const floor = preferredRow(results, 'pass-through', 'floor');
+  const edge = preferredRow(results, 'pass-through');
+  const floorVsNaive = floor?.ratios.naive ?? Number.NaN;
+  const edgeVsFloor = edge?.tool === floor?.tool ? (edge?.ratios.floor ?? Number.NaN) : Number.NaN;
+  if (!Number.isFinite(floorVsNaive) || !Number.isFinite(edgeVsFloor)) return '';
+  return `; node:http + undici alone: ${formatRatio(floorVsNaive)} naive, edge451 ${formatRatio(edgeVsFloor)} that floor`;
 }
 
 /** "; the bare TCP hop alone adds +x ms, edge451 beyond it +y ms", where the hop was measured. */

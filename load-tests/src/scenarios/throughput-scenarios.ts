@@ -52,7 +52,7 @@ export function mixShapes(count = 1000): ExpectedShape[] {
 
 const everyone = ['origin', 'bare', 'edge-1', 'edge-auto', 'naive', 'nginx'] as const;
 const blockers = ['bare', 'edge-1', 'edge-auto', 'naive', 'nginx'] as const;
-const proxies = ['origin', 'edge-1', 'edge-auto', 'naive', 'nginx'] as const;
+const proxies = ['origin', 'floor', 'edge-1', 'edge-auto', 'naive', 'nginx'] as const;
 
 /** The closed-loop scenarios, grouped under the `--only` names that select them. */
 export const throughputScenarios: Partial<Record<ScenarioId, ThroughputScenario[]>> = {
@@ -85,7 +85,7 @@ export const throughputScenarios: Partial<Record<ScenarioId, ThroughputScenario[
       what: 'GET of a 1 KiB `no-store` response: every request goes to the origin.',
       shapes: [allowed200(benchPaths.pass1k)],
       candidates: proxies,
-      baselines: ['origin', 'naive'],
+      baselines: ['origin', 'naive', 'floor'],
       wrk: true,
     },
   ],
@@ -128,7 +128,7 @@ export const throughputScenarios: Partial<Record<ScenarioId, ThroughputScenario[
       what: 'GET of a 1 MiB `no-store` response streamed from the origin (MB/s).',
       shapes: [allowed200(benchPaths.pass1m)],
       candidates: proxies,
-      baselines: ['origin', 'naive'],
+      baselines: ['origin', 'naive', 'floor'],
       wrk: true,
     },
   ],

@@ -50,12 +50,13 @@ export type LatencyRow = {
  * The hop itself costs p99 here, whoever makes it: on two cores a proxied request crosses between them
  * four times and wakes the origin on the client's busy core. So a pass-through round also runs the bare
  * TCP relay in the proxy's place (tcp-relay.ts), and the rows say what each proxy adds beyond it.
+ * The pass-through also paces the node:http + undici floor (undici-floor.ts): what Node, undici and V8's
+ * collector cost in p99 on their own, beside what edge451 adds to them.
  */
-const pairs: { scenario: string; baseline: CandidateId; hop?: true }[] = [
-  { scenario: 'cache-hit-1k', baseline: 'bare' },
-  { scenario: 'pass-through', baseline: 'upstream', hop: true },
+const pairs: { scenario: string; baseline: CandidateId; hop?: true; compared: readonly CandidateId[] }[] = [
+  { scenario: 'cache-hit-1k', baseline: 'bare', compared: ['edge-1', 'nginx'] },
+  { scenario: 'pass-through', baseline: 'upstream', hop: true, compared: ['edge-1', 'floor', 'nginx'] },
 ];
-const compared: readonly CandidateId[] = ['edge-1', 'nginx'];
 
 /**
  * The highest rate the paced client (node:http, open loop, sharing CPU 0 with the origin) sends on time
@@ -108,7 +109,7 @@ export async function runLatencyAtHalfLoad(
     ctx.log(
       `  latency ${pair.scenario}: edge451 peak ${Math.round(peak.requestsPerSecond)} req/s (${peak.source}), pacing at ${ratePerSecond} req/s${limit}`,
     );
-    for (const id of compared) {
+    for (const id of pair.compared) {
       const candidate = world.candidates.get(id);
       if (candidate === undefined) continue;
       rows.push(

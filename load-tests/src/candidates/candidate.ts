@@ -4,7 +4,7 @@ import type { Launched } from '../system/launch.js';
  * Every server the benchmark can measure. `upstream` is the origin the proxies front, on the load
  * generator's core, and `relay` a bare TCP relay in front of it on the server's core: neither is in the
  * throughput tables; they are the baseline of added latency through a proxy, and the hop's own share of it.
- * `floor` is the least proxy on edge451's stack (undici-floor.ts): a baseline of the pass-through tables.
+ * `floor` is the least proxy on edge451's stack (undici-floor.ts), beside edge451 on every pass-through.
  */
 export type CandidateId =
   | 'origin'

@@ -22,6 +22,7 @@ const pool = new Pool(values.upstream, { connections: 128 });
 const server = createServer((req, res) => {
   pool
     .request({
+      // The benchmark sends GET and HEAD only; the floor carries no request body.
       method: req.method === 'HEAD' ? 'HEAD' : 'GET',
       path: req.url ?? '/',
       headers: { host: req.headers.host },

@@ -84,7 +84,8 @@ export const pacedWarmupSeconds = 3;
 /**
  * "Added p99 under 2 ms at half of peak load": edge451's peak (with one worker) comes from the throughput
  * scenario when it ran (wrk's figure when present, as autocannon saturates first), else from a short
- * autocannon run; then edge451, nginx and the baseline each get the same constant rate, open loop, for
+ * autocannon run; then each of the pair's compared servers (edge451 and nginx; on a pass-through the
+ * floor too), the baseline and, on a pass-through, the relay get the same constant rate, open loop, for
  * `durationSeconds`, rounds back to back.
  */
 export async function runLatencyAtHalfLoad(

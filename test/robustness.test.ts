@@ -132,9 +132,10 @@ describe('an origin that frames its response ambiguously', () => {
       expect({ path, status, body }).toEqual({ path, status: 502, body: badGateway });
     }
     expect(originErrors(await metricsOf(edge), 'EDGE_ORIGIN_PROTOCOL')).toBe(4);
-    const warned = edge
-      .logs()
-      .filter((line) => line.level === 40 && line.error_code === 'EDGE_ORIGIN_PROTOCOL');
+    const warned = await edge.waitForLogs(
+      (line) => line.level === 40 && line.error_code === 'EDGE_ORIGIN_PROTOCOL',
+      Object.keys(answers).length,
+    );
     expect(warned.map((line) => line.path).sort()).toEqual(Object.keys(answers).sort());
     expect(origin.heads.map(pathOf)).toEqual(Object.keys(answers));
   });
@@ -296,7 +297,7 @@ describe('an origin that fails partway', () => {
     const metrics = await metricsOf(edge);
     expect(originErrors(metrics, 'EDGE_ORIGIN_UNREACHABLE')).toBe(1);
     expect(originErrors(metrics, 'EDGE_ORIGIN_TIMEOUT')).toBe(1);
-    const warned = edge.logs().filter((line) => line.level === 40 && line.outcome === 'error');
+    const warned = await edge.waitForLogs((line) => line.level === 40 && line.outcome === 'error', 2);
     expect(warned.map((line) => [line.path, line.status, line.error_code])).toEqual([
       ['/cut', 502, 'EDGE_ORIGIN_UNREACHABLE'],
       ['/never', 504, 'EDGE_ORIGIN_TIMEOUT'],

@@ -774,7 +774,7 @@ describe('geo database replacements', () => {
       await until(async () => (await reloadErrors(edge)) === index + 1, `${name} is refused`, 3_000);
       expect([name, await frenchAndBritish(edge)]).toEqual([name, [451, 200]]);
     }
-    const refused = edge.logs().filter((line) => line.msg === geoRefusedMessage);
+    const refused = await edge.waitForLogs((line) => line.msg === geoRefusedMessage, corrupt.length);
     expect(refused).toHaveLength(corrupt.length);
     for (const line of refused) expect(line).toMatchObject({ level: 50, err: { code: 'GEO_DB_INVALID' } });
     expect(await buildTime(edge)).toBe(startedBuildTime);

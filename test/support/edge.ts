@@ -28,6 +28,15 @@ export type RunningEdge = {
     predicate: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
   ) => Promise<Record<string, unknown>>;
+  /**
+   * Waits until `count` log lines match, and returns every match so far. A response reaches the test
+   * before the edge's line for it crosses the stdout pipe, so counting lines right after an answer races.
+   */
+  waitForLogs: (
+    predicate: (line: Record<string, unknown>) => boolean,
+    count: number,
+    timeoutMs?: number,
+  ) => Promise<Record<string, unknown>[]>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 };
 
@@ -167,6 +176,22 @@ export async function startEdge(
     });
   };
 
+  const waitForLogs = async (
+    predicate: (line: Record<string, unknown>) => boolean,
+    count: number,
+    timeoutMs = 10_000,
+  ) => {
+    const matching = () => lines.filter(predicate);
+    // Called as each line arrives, after it is stored.
+    const enough = () => matching().length >= count;
+    if (!enough()) {
+      await waitForLog(enough, timeoutMs).catch((error: Error) => {
+        throw new Error(`${matching().length} of ${count} expected log lines: ${error.message}`);
+      });
+    }
+    return matching();
+  };
+
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
@@ -186,6 +211,7 @@ export async function startEdge(
     logs: () => lines,
     stderr: () => stderr,
     waitForLog,
+    waitForLogs,
     stop,
   };
 }

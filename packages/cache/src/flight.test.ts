@@ -56,6 +56,14 @@ describe('flight', () => {
     flight.settle({ kind: 'origin-failed', status: 503 });
     expect(await flight.result).toEqual({ kind: 'released' });
     expect(settled).toBe(1);
+
+    // A waiter asks before the flight settles; the result is made when first asked for (flight.ts).
+    const awaited = createFlight(() => {});
+    const result = awaited.result;
+    expect(awaited.result).toBe(result);
+    awaited.settle({ kind: 'origin-failed', status: 503 });
+    awaited.settle({ kind: 'released' });
+    expect(await result).toEqual({ kind: 'origin-failed', status: 503 });
   });
 
   test('the table holds one registered flight per key until it settles', () => {

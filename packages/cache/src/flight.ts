@@ -49,15 +49,15 @@ export function createFlight(onSettled: () => void, background = false, leaderSi
  */
 class OriginFlight implements Flight {
   readonly signal: CancelSignal;
-  readonly result: Promise<FlightResult>;
   readonly #cancellation: Cancellation | undefined;
   readonly #leaderSignal: CancelSignal | undefined;
   readonly #onSettled: () => void;
   #interest: number;
   #responded = false;
-  #settled = false;
+  #settled: FlightResult | undefined;
   #leaderPresent: boolean;
-  #resolveResult: (result: FlightResult) => void = () => {};
+  #result: Promise<FlightResult> | undefined;
+  #resolveResult: ((result: FlightResult) => void) | undefined;
 
   constructor(onSettled: () => void, background: boolean, leaderSignal: CancelSignal | undefined) {
     this.#cancellation = leaderSignal === undefined ? new Cancellation() : undefined;
@@ -66,9 +66,21 @@ class OriginFlight implements Flight {
     this.#interest = background ? 1 : 0;
     this.#leaderPresent = !background;
     this.signal = leaderSignal ?? (this.#cancellation as Cancellation);
-    this.result = new Promise<FlightResult>((resolve) => {
-      this.#resolveResult = resolve;
-    });
+  }
+
+  // Made when first asked for: most flights (pass-through misses nobody can join) have nobody waiting, and
+  // a promise with its resolver per request was garbage for nothing.
+  get result(): Promise<FlightResult> {
+    if (this.#result === undefined) {
+      const settled = this.#settled;
+      this.#result =
+        settled !== undefined
+          ? Promise.resolve(settled)
+          : new Promise<FlightResult>((resolve) => {
+              this.#resolveResult = resolve;
+            });
+    }
+    return this.#result;
   }
 
   get leaderPresent(): boolean {
@@ -81,7 +93,7 @@ class OriginFlight implements Flight {
 
   leave(): void {
     this.#interest -= 1;
-    if (this.#interest === 0 && !this.#responded && !this.#settled) {
+    if (this.#interest === 0 && !this.#responded && this.#settled === undefined) {
       this.#cancellation?.abort(new Error('every request waiting for this origin fetch has gone'));
       this.settle({ kind: 'released' });
     }
@@ -98,10 +110,10 @@ class OriginFlight implements Flight {
   }
 
   settle(outcome: FlightResult): void {
-    if (this.#settled) return;
-    this.#settled = true;
+    if (this.#settled !== undefined) return;
+    this.#settled = outcome;
     this.#onSettled();
-    this.#resolveResult(outcome);
+    this.#resolveResult?.(outcome);
   }
 }
 
@@ -119,20 +131,19 @@ export interface FlightTable {
   readonly size: number;
 }
 
+const notInTable = () => {};
+
 /** Creates an empty table. */
 export function createFlightTable(): FlightTable {
   const flights = new Map<string, Flight>();
   return {
     get: (key) => flights.get(key),
     start(key, { register, background = false, leaderSignal }) {
-      const flight = createFlight(
-        () => {
-          if (flights.get(key) === flight) flights.delete(key);
-        },
-        background,
-        register ? undefined : leaderSignal,
-      );
-      if (register) flights.set(key, flight);
+      if (!register) return createFlight(notInTable, background, leaderSignal);
+      const flight = createFlight(() => {
+        if (flights.get(key) === flight) flights.delete(key);
+      }, background);
+      flights.set(key, flight);
       return flight;
     },
     get size() {

@@ -1,8 +1,9 @@
 /**
  * `pnpm --filter @edge451/load-tests bench:instructions`: the CPU cost of one request as a count of
- * instructions, edge451 next to the bare node:http server and the naive http-proxy, each under valgrind's
- * callgrind (callgrind.ts). Counts do not move with the machine's load, so they show a change of a few
- * percent that req/s and CPU-time figures on this VM cannot; they leave out the kernel (socket writes),
+ * instructions, edge451 next to the bare node:http server and the naive http-proxy (and, on the
+ * pass-through, the floor: node:http + undici alone), each under valgrind's callgrind (callgrind.ts).
+ * Counts do not move with the machine's load, so they show a change of a few percent that req/s and
+ * CPU-time figures on this VM cannot; they leave out the kernel (socket writes),
  * which is the same for every candidate. Not a throughput figure: `pnpm bench` stays the reference.
  *
  * Each figure is what a window of 5N counted requests costs beyond a window of N (callgrind.ts,
@@ -29,6 +30,7 @@ import {
   type BlockedAnswerFiles,
   startBareServer,
   startNaiveProxy,
+  startUndiciFloor,
   writeBenchEdgeConfig,
   writeBenchPolicy,
   writeBlockedAnswer,
@@ -59,7 +61,8 @@ const counted: { id: string; candidates: CandidateId[]; baseline: CandidateId }[
   { id: 'cache-hit-1k', candidates: ['bare', 'edge-1'], baseline: 'bare' },
   { id: 'cache-hit-16k', candidates: ['bare', 'edge-1'], baseline: 'bare' },
   { id: 'blocked', candidates: ['bare', 'naive', 'edge-1'], baseline: 'bare' },
-  { id: 'pass-through', candidates: ['naive', 'edge-1'], baseline: 'naive' },
+  // The floor: node:http and undici alone, what edge451's stack costs before edge451 adds anything.
+  { id: 'pass-through', candidates: ['naive', 'floor', 'edge-1'], baseline: 'naive' },
   // Hits, misses and 451s from many addresses in one process, as an edge serves them.
   { id: 'mix', candidates: ['bare', 'edge-1'], baseline: 'bare' },
 ];
@@ -257,6 +260,7 @@ async function startCounted(
   const { dir, pinning } = world;
   if (candidate === 'bare') return startBareServer(world.blocked, pinning.serverCpus, pinning, options);
   if (candidate === 'naive') return startNaiveProxy(world, pinning.serverCpus, pinning, options);
+  if (candidate === 'floor') return startUndiciFloor(world.originUrl, pinning.serverCpus, pinning, options);
   if (candidate !== 'edge-1') throw new Error(`bench:instructions does not count ${candidate}`);
   const config = await writeBenchEdgeConfig(dir, name, 1, world.originUrl, world.policyFile);
   const edge = await startEdge(

@@ -3,8 +3,8 @@
  * instructions, edge451 next to the bare node:http server and the naive http-proxy (and, on the
  * pass-through, the floor: node:http + undici alone), each under valgrind's callgrind (callgrind.ts).
  * Counts do not move with the machine's load, so they show a change of a few percent that req/s and
- * CPU-time figures on this VM cannot; they leave out the kernel (socket writes),
- * which is the same for every candidate. Not a throughput figure: `pnpm bench` stays the reference.
+ * CPU-time figures on this VM cannot; they leave out the kernel (socket writes), which is the same for
+ * every candidate. Not a throughput figure: `pnpm bench` stays the reference.
  *
  * Each figure is what a window of 5N counted requests costs beyond a window of N (callgrind.ts,
  * `marginalPerRequest`): a window's fixed cost cancels out.
